@@ -1,0 +1,39 @@
+# ProductPilot: `make demo` and `make test` are all a newcomer needs.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+
+export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
+
+.PHONY: install demo test lint format bench clean
+
+$(INSTALLED): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	touch $(INSTALLED)
+
+install: $(INSTALLED)
+
+## Seed the embedded store with synthetic data and run every flow on an ephemeral Prefect.
+demo: install
+	$(BIN)/productpilot demo
+
+## Run the test suite (PostgreSQL tests too when PRODUCTPILOT_TEST_POSTGRES_URL is set).
+test: install
+	$(BIN)/pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+## Benchmarks print one JSON object per result on stdout.
+bench: install
+	$(BIN)/python benchmarks/import_events.py
+
+clean:
+	rm -rf $(VENV) .productpilot .pytest_cache .ruff_cache benchmarks/.data

@@ -1,0 +1,69 @@
+"""The embedded demo: the whole product, as it stands, on synthetic data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+from prefect import flow
+from prefect.artifacts import create_markdown_artifact
+from prefect.runtime import flow_run
+
+from flows.ingestion import import_events_flow
+from productpilot.settings import get_settings
+from tasks.demo import generate_synthetic_data, load_backlog, prepare_demo_product
+
+
+def _summary_markdown(summary: dict[str, Any]) -> str:
+    imported = summary["import"]
+    lines = [
+        "# ProductPilot demo",
+        "",
+        f"Product **{summary['product_id']}** of tenant **{summary['tenant_id']}**.",
+        "",
+        "| step | result |",
+        "|---|---|",
+        f"| events imported | {imported['inserted']:,} new, {imported['duplicates']:,} "
+        f"already there, {imported['rejected']:,} rejected |",
+        f"| backlog | {summary['backlog']['created']} created, "
+        f"{summary['backlog']['updated']} updated, "
+        f"{summary['backlog']['dependencies']} dependencies |",
+    ]
+    lines += ["", "Files:", ""] + [f"- {name}: `{path}`" for name, path in summary["files"].items()]
+    return "\n".join(lines)
+
+
+@flow(name="productpilot-demo", log_prints=True)
+def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) -> dict[str, Any]:
+    """Set up the demo product, generate its data and run every ProductPilot flow on it.
+
+    Args:
+        preset: Size of the synthetic dataset (see ``productpilot.synthetic``).
+        seed: Seed of the synthetic dataset; the same seed gives the same data.
+        data_dir: Where to write the generated files (default: ``<home>/demo``).
+    """
+    home = get_settings().home
+    directory = Path(data_dir) if data_dir else home / "demo"
+    product = prepare_demo_product()
+    files = generate_synthetic_data(preset, seed, str(directory))
+    imported = import_events_flow(
+        product["product_id"], files["events"], str(directory / "events.rejected.jsonl")
+    )
+    backlog = load_backlog(product["product_id"], files["backlog"])
+
+    summary: dict[str, Any] = {
+        "tenant_id": product["tenant_id"],
+        "product_id": product["product_id"],
+        "api_key": product["api_key"],
+        "flow_run_id": str(flow_run.get_id()),
+        "import": imported,
+        "backlog": backlog,
+        "files": files,
+    }
+    summary_path = directory / "summary.json"
+    public = {k: v for k, v in summary.items() if k != "api_key"}
+    summary_path.write_bytes(orjson.dumps(public, option=orjson.OPT_INDENT_2))
+    summary["files"]["summary"] = str(summary_path)
+    create_markdown_artifact(_summary_markdown(summary), key="productpilot-demo")
+    return summary

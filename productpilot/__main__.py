@@ -1,0 +1,3 @@
+from productpilot.cli import main
+
+main()

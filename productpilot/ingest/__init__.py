@@ -1,0 +1,1 @@
+"""Getting events in: validation shared by every path, file readers, the bulk importer."""

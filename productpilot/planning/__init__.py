@@ -1,0 +1,1 @@
+"""Planning: the backlog, priority scoring, estimation, scheduling and delivery risk."""

@@ -1,0 +1,144 @@
+"""A product's configuration: the validated document behind every automation.
+
+Stored as JSON, one immutable version per change (see :mod:`productpilot.products.service`).
+Sections are added by the features that read them; unknown keys are refused so a typo
+never silently disables a gate or a route.
+
+Example:
+    >>> config = ProductConfiguration.model_validate(
+    ...     {"kpis": [{"name": "activation_rate", "metric": "activation_rate", "target": 0.4}]}
+    ... )
+    >>> config.kpis[0].direction
+    'increase'
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+Name = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:\-]+$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class MetricDefinition(_Section):
+    """How a metric is computed from events.
+
+    ``count`` and ``unique_users`` count ``event``; ``ratio`` divides the unique users of
+    ``event`` by those of ``denominator_event``; ``average`` and ``percentile`` aggregate a
+    numeric ``property`` of ``event``; ``nps`` is the Net Promoter Score (% of 9-10 minus
+    % of 0-6) of a 0-10 ``property``.
+    """
+
+    name: str = Name
+    kind: Literal["count", "unique_users", "ratio", "average", "percentile", "nps"]
+    event: str = Field(min_length=1, max_length=200)
+    denominator_event: str | None = None
+    property: str | None = None
+    percentile: float | None = Field(default=None, gt=0, lt=100)
+    filters: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _needs(self) -> MetricDefinition:
+        if self.kind == "ratio" and not self.denominator_event:
+            raise ValueError("a ratio metric needs denominator_event")
+        if self.kind in ("average", "percentile", "nps") and not self.property:
+            raise ValueError(f"a {self.kind} metric needs property")
+        if self.kind == "percentile" and self.percentile is None:
+            raise ValueError("a percentile metric needs percentile (e.g. 95)")
+        return self
+
+
+class KPI(_Section):
+    """A metric the team is accountable for, with its target."""
+
+    name: str = Name
+    metric: str = Name
+    target: float | None = None
+    direction: Literal["increase", "decrease"] = "increase"
+    description: str = ""
+
+
+class GateDefinition(_Section):
+    """A release quality gate; ``kind`` selects the check, ``threshold`` its bar."""
+
+    name: str = Name
+    kind: Literal[
+        "required_checks",
+        "changed_lines_coverage",
+        "approvals",
+        "no_critical_alerts",
+        "performance_regression",
+        "custom",
+    ]
+    threshold: float | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class NotificationRoute(_Section):
+    """Which findings go where. Empty ``kinds``/``severities`` match everything."""
+
+    kinds: list[str] = Field(default_factory=list)
+    severities: list[Literal["info", "warning", "critical"]] = Field(default_factory=list)
+    channel: Literal["slack", "teams", "email", "outbox"]
+    recipients: list[str] = Field(min_length=1)
+
+
+class IntegrationMapping(_Section):
+    """Where this product lives in the team's tools."""
+
+    jira_project: str | None = None
+    linear_team: str | None = None
+    github_repository: str | None = Field(default=None, pattern=r"^[\w.-]+/[\w.-]+$")
+    figma_files: list[str] = Field(default_factory=list)
+
+
+class ProductConfiguration(_Section):
+    """The whole configuration document of one product."""
+
+    kpis: list[KPI] = Field(default_factory=list)
+    metrics: list[MetricDefinition] = Field(default_factory=list)
+    gates: list[GateDefinition] = Field(default_factory=list)
+    notification_routes: list[NotificationRoute] = Field(default_factory=list)
+    integrations: IntegrationMapping = Field(default_factory=IntegrationMapping)
+    webhook_secrets: dict[Literal["github", "jira", "linear", "figma", "slack"], SecretStr] = Field(
+        default_factory=dict
+    )
+
+    @field_validator("kpis", "metrics", "gates")
+    @classmethod
+    def _unique_names(cls, items: list[Any]) -> list[Any]:
+        names = [item.name for item in items]
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate names: {', '.join(duplicates)}")
+        return items
+
+    def to_document(self) -> dict[str, Any]:
+        """The document to store, secrets included (they are write-only at the edges)."""
+        document = self.model_dump(mode="json", exclude={"webhook_secrets"})
+        document["webhook_secrets"] = {
+            vendor: secret.get_secret_value() for vendor, secret in self.webhook_secrets.items()
+        }
+        return document
+
+    def public_view(self) -> dict[str, Any]:
+        """The document as shown to users: secrets reduced to whether they are set."""
+        document = self.model_dump(mode="json", exclude={"webhook_secrets"})
+        document["webhook_secrets"] = dict.fromkeys(sorted(self.webhook_secrets), "set")
+        return document
+
+
+def validate_timezone(name: str) -> str:
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown time zone {name!r} (use an IANA name like 'Europe/Berlin')"
+        ) from None
+    return name

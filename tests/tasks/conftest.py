@@ -1,0 +1,6 @@
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def _prefect(prefect_harness: None) -> None:
+    """Every task test runs against the session's Prefect test server."""
