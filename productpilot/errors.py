@@ -24,3 +24,9 @@ class TenantScopeError(ProductPilotError):
 
 class ConfigurationError(ProductPilotError):
     """A setting (environment variable or .env entry) is invalid."""
+
+
+class UnavailableError(ProductPilotError):
+    """A service ProductPilot depends on (Prefect, a vendor) cannot be reached right now."""
+
+    retry_after_seconds = 30

@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import re
 import secrets
+from datetime import timedelta
 
 from sqlalchemy import select
 
@@ -25,6 +26,7 @@ from productpilot.db.types import utcnow
 from productpilot.errors import ConflictError, NotFoundError, ValidationError
 
 KEY_PREFIX = "pp"
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
 
 
@@ -105,5 +107,8 @@ def authenticate(store: Store, key: str) -> int:
             or not hmac.compare_digest(row.key_hash, hash_key(key))
         ):
             raise NotFoundError("unknown API key")
-        row.last_used_at = utcnow()
+        now = utcnow()
+        # Record use at most once a minute: a write per request would serialise the API.
+        if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
+            row.last_used_at = now
         return row.tenant_id

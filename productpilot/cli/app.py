@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
 from productpilot.cli import db, events, products, tenants
+from productpilot.cli.api import api
 from productpilot.cli.demo import demo
 from productpilot.cli.output import fail
 from productpilot.errors import ProductPilotError
@@ -46,6 +47,7 @@ app.add_typer(products.app, name="products")
 app.add_typer(events.app, name="events")
 app.add_typer(db.app, name="db")
 app.command("demo")(demo)
+app.command("api")(api)
 
 
 @app.callback()

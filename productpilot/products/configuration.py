@@ -98,17 +98,17 @@ class IntegrationMapping(_Section):
     figma_files: list[str] = Field(default_factory=list)
 
 
-class ProductConfiguration(_Section):
-    """The whole configuration document of one product."""
+Vendor = Literal["github", "jira", "linear", "figma", "slack"]
+
+
+class ConfigurationSections(_Section):
+    """Everything in a configuration except the webhook secrets (which are write-only)."""
 
     kpis: list[KPI] = Field(default_factory=list)
     metrics: list[MetricDefinition] = Field(default_factory=list)
     gates: list[GateDefinition] = Field(default_factory=list)
     notification_routes: list[NotificationRoute] = Field(default_factory=list)
     integrations: IntegrationMapping = Field(default_factory=IntegrationMapping)
-    webhook_secrets: dict[Literal["github", "jira", "linear", "figma", "slack"], SecretStr] = Field(
-        default_factory=dict
-    )
 
     @field_validator("kpis", "metrics", "gates")
     @classmethod
@@ -119,6 +119,12 @@ class ProductConfiguration(_Section):
             raise ValueError(f"duplicate names: {', '.join(duplicates)}")
         return items
 
+
+class ProductConfiguration(ConfigurationSections):
+    """The whole configuration document of one product, secrets included."""
+
+    webhook_secrets: dict[Vendor, SecretStr] = Field(default_factory=dict)
+
     def to_document(self) -> dict[str, Any]:
         """The document to store, secrets included (they are write-only at the edges)."""
         document = self.model_dump(mode="json", exclude={"webhook_secrets"})
@@ -128,9 +134,39 @@ class ProductConfiguration(_Section):
         return document
 
     def public_view(self) -> dict[str, Any]:
-        """The document as shown to users: secrets reduced to whether they are set."""
+        """The document as shown to users: secrets are write-only, so only which vendors have
+        one is listed (under ``webhook_secrets_configured``), never a placeholder that could
+        be sent back and stored as the secret."""
         document = self.model_dump(mode="json", exclude={"webhook_secrets"})
-        document["webhook_secrets"] = dict.fromkeys(sorted(self.webhook_secrets), "set")
+        document["webhook_secrets_configured"] = sorted(self.webhook_secrets)
+        return document
+
+
+class PublicConfiguration(ConfigurationSections):
+    """A configuration as shown: which vendors have a webhook secret, not the secrets."""
+
+    webhook_secrets_configured: list[Vendor] = Field(default_factory=list)
+
+
+class ConfigurationUpdate(ConfigurationSections):
+    """A configuration as sent to replace the current one.
+
+    ``webhook_secrets`` is merged, not replaced, because secrets are never shown: leave it
+    out to keep every secret, give a vendor a string to set its secret, or null to remove it.
+    """
+
+    webhook_secrets: dict[Vendor, SecretStr | None] | None = None
+
+    def merged_document(self, current: ProductConfiguration) -> dict[str, Any]:
+        """The full document to store, with ``current``'s secrets merged in."""
+        secrets = {v: s.get_secret_value() for v, s in current.webhook_secrets.items()}
+        for vendor, secret in (self.webhook_secrets or {}).items():
+            if secret is None:
+                secrets.pop(vendor, None)
+            else:
+                secrets[vendor] = secret.get_secret_value()
+        document = self.model_dump(mode="json", exclude={"webhook_secrets"})
+        document["webhook_secrets"] = secrets
         return document
 
 

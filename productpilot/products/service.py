@@ -6,6 +6,7 @@ from typing import Any
 
 import pydantic
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from productpilot.db.models import Product, ProductConfiguration
 from productpilot.db.store import Store
@@ -114,7 +115,11 @@ def update_configuration(
         comment=comment,
     )
     session.add(row)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError:
+        # Another writer stored this version number first; the unique key decided.
+        raise ConflictError("the configuration was changed concurrently; read it again") from None
     return row
 
 

@@ -68,7 +68,7 @@ def test_products_are_created_listed_and_shown_with_their_configuration(
     code, out, _ = run("products", "show", "web-app", "-t", "acme-inc")
     shown = json.loads(out)
     assert shown["timezone"] == "Europe/Berlin"
-    assert shown["configuration"]["webhook_secrets"] == {"github": "set"}
+    assert shown["configuration"]["webhook_secrets_configured"] == ["github"]
     assert "hush" not in out
 
 

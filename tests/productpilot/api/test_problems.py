@@ -1,0 +1,37 @@
+"""Every error is an RFC 9457 problem document; authentication is a Bearer API key."""
+
+from __future__ import annotations
+
+from fastapi.testclient import TestClient
+
+from tests.productpilot.api.conftest import Caller
+
+
+def test_an_unknown_route_is_a_problem_document(client: TestClient) -> None:
+    response = client.get("/api/v1/nowhere")
+    assert response.status_code == 404
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["status"] == 404
+
+
+def test_probes_answer_without_a_key(client: TestClient) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+    assert client.get("/readyz").json()["status"] == "ready"
+
+
+def test_the_openapi_document_declares_bearer_auth_and_problem_responses(
+    client: TestClient,
+) -> None:
+    document = client.get("/openapi.json").json()
+    assert document["components"]["schemas"]["Problem"]["required"] == ["title", "status"]
+    schemes = document["components"]["securitySchemes"].values()
+    assert [scheme["scheme"] for scheme in schemes] == ["bearer"]
+
+
+def test_a_missing_or_wrong_key_is_401_with_a_challenge(client: TestClient, acme: Caller) -> None:
+    url = f"/api/v1/products/{acme.product_id}/configuration"
+    for headers in ({}, {"Authorization": "Bearer pp_nope_nope"}, {"Authorization": "Basic x"}):
+        response = client.get(url, headers=headers)
+        assert response.status_code == 401, headers
+        assert response.headers["www-authenticate"].startswith("Bearer")
+        assert response.headers["content-type"] == "application/problem+json"
