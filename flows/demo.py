@@ -10,6 +10,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
+from flows.analytics import realtime_rollup_flow
 from flows.ingestion import import_events_flow
 from productpilot.settings import get_settings
 from tasks.demo import generate_synthetic_data, load_backlog, prepare_demo_product
@@ -26,6 +27,7 @@ def _summary_markdown(summary: dict[str, Any]) -> str:
         "|---|---|",
         f"| events imported | {imported['inserted']:,} new, {imported['duplicates']:,} "
         f"already there, {imported['rejected']:,} rejected |",
+        f"| rollup | {summary['rollup']['events']:,} events folded into daily rollups |",
         f"| backlog | {summary['backlog']['created']} created, "
         f"{summary['backlog']['updated']} updated, "
         f"{summary['backlog']['dependencies']} dependencies |",
@@ -51,6 +53,8 @@ def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) 
         product["product_id"], files["events"], str(directory / "events.rejected.jsonl")
     )
     backlog = load_backlog(product["product_id"], files["backlog"])
+    # Everything was just imported, so nothing needs to settle.
+    [rollup] = realtime_rollup_flow([product["product_id"]], settle_seconds=0)
 
     summary: dict[str, Any] = {
         "tenant_id": product["tenant_id"],
@@ -59,6 +63,7 @@ def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) 
         "flow_run_id": str(flow_run.get_id()),
         "import": imported,
         "backlog": backlog,
+        "rollup": rollup,
         "files": files,
     }
     summary_path = directory / "summary.json"

@@ -20,6 +20,7 @@ from productpilot.api.routers import configuration, events, health, metrics, wor
 from productpilot.db.store import Store
 from productpilot.runtime import open_store
 from productpilot.settings import Settings, get_settings
+from productpilot.webhooks import EventEmitter
 
 DESCRIPTION = """
 ProductPilot's REST API. Every `/api/v1` endpoint is scoped to the tenant of the API key in
@@ -33,6 +34,7 @@ def create_app(
     *,
     settings: Settings | None = None,
     gateway: PrefectGateway | None = None,
+    emitter: EventEmitter | None = None,
 ) -> FastAPI:
     """Build the application around ``store`` (default: the store the settings name)."""
     settings = settings or get_settings()
@@ -57,4 +59,10 @@ def create_app(
     app.include_router(configuration.router)
     app.include_router(metrics.router)
     app.include_router(workflows.router)
+    # Imported here: the receivers pull in every vendor integration.
+    from integrations.prefect_events import PrefectEventEmitter
+    from productpilot.api.routers import webhooks
+
+    app.state.emitter = emitter or PrefectEventEmitter()
+    app.include_router(webhooks.router)
     return app

@@ -50,6 +50,7 @@ def _print_summary(summary: dict[str, Any], database_url: str, prefect_home: str
         f"Backlog: {backlog['created']} items created, {backlog['updated']} updated, "
         f"{backlog['dependencies']} dependencies."
     )
+    console.print(f"Rollups: {summary['rollup']['events']:,} events folded into daily rollups.")
     if summary["api_key"]:
         console.print(f"Demo tenant API key (shown once): [bold]{summary['api_key']}[/]")
     table = Table("what", "where")

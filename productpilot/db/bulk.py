@@ -21,6 +21,7 @@ from productpilot.db.types import SQLITE_DATETIME_FORMAT, utcnow
 from productpilot.ingest.validation import EventRow
 
 _COLUMNS = "tenant_id, product_id, idempotency_key, event, distinct_id, timestamp, properties"
+_STAGE_READY = "productpilot.events_stage_ready"  # key in a pooled connection's ``info``
 
 
 class EventWriter(Protocol):
@@ -71,10 +72,14 @@ class SqliteEventWriter:
 class PostgresEventWriter:
     _STAGE = "productpilot_events_stage"
 
-    def __init__(self, dbapi_connection: Any, tenant_id: int, product_id: int) -> None:
+    def __init__(
+        self, dbapi_connection: Any, tenant_id: int, product_id: int, *, stage_exists: bool = False
+    ) -> None:
         self._connection = dbapi_connection
         self._tenant_id = tenant_id
         self._product_id = product_id
+        if stage_exists:
+            return
         with self._connection.cursor() as cursor:
             cursor.execute(
                 f"CREATE TEMP TABLE IF NOT EXISTS {self._STAGE} "
@@ -117,7 +122,13 @@ def event_writer(engine: Engine, tenant_id: int, product_id: int) -> Iterator[Ev
     try:
         driver = raw.driver_connection
         if engine.dialect.name == "postgresql":
-            yield PostgresEventWriter(driver, tenant_id, product_id)
+            # The staging table lives as long as the connection, and so does ``raw.info``:
+            # create it once per pooled connection, not once per batch (two round trips).
+            writer = PostgresEventWriter(
+                driver, tenant_id, product_id, stage_exists=raw.info.get(_STAGE_READY, False)
+            )
+            raw.info[_STAGE_READY] = True
+            yield writer
         elif engine.dialect.name == "sqlite":
             yield SqliteEventWriter(driver, tenant_id, product_id)
         else:

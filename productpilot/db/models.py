@@ -121,6 +121,8 @@ class Event(TenantOwned, Base):
     __table_args__ = (
         UniqueConstraint("product_id", "idempotency_key"),
         Index("ix_events_product_id_timestamp", "product_id", "timestamp"),
+        # The rollup reads "this product's events past the watermark" by id.
+        Index("ix_events_product_id_id", "product_id", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
@@ -144,7 +146,6 @@ class EventCountDaily(TenantOwned, Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     event: Mapped[str] = mapped_column(String(200), primary_key=True)
     count: Mapped[int] = mapped_column(BigID)
-    users: Mapped[int] = mapped_column(default=0)
 
 
 class UserActivityDaily(TenantOwned, Base):
@@ -328,7 +329,11 @@ class WebhookDelivery(TenantOwned, Base):
     """A webhook as received, stored before it is acknowledged so nothing is lost."""
 
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (UniqueConstraint("tenant_id", "vendor", "delivery_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "vendor", "delivery_id"),
+        # The reconciler looks for deliveries still to emit.
+        Index("ix_webhook_deliveries_status_received_at", "status", "received_at"),
+    )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
     product_id: Mapped[int | None] = product_fk(nullable=True)

@@ -41,3 +41,13 @@ def test_running_the_demo_again_duplicates_nothing(home: Path) -> None:
     assert second["import"]["inserted"] == 0
     assert second["import"]["duplicates"] == first["import"]["inserted"]
     assert second["backlog"]["created"] == 0
+
+
+def test_the_demo_folds_every_event_into_the_rollups(home: Path) -> None:
+    from productpilot.db.models import EventCountDaily
+
+    summary = demo_flow(preset="tiny", seed=5)
+    assert summary["rollup"]["events"] == summary["import"]["inserted"]
+    with open_store().tenant_session(summary["tenant_id"]) as session:
+        total = session.scalar(select(func.sum(EventCountDaily.count)))
+    assert total == summary["import"]["inserted"]

@@ -205,7 +205,6 @@ def upgrade() -> None:
         sa.Column("day", sa.Date(), nullable=False),
         sa.Column("event", sa.String(length=200), nullable=False),
         sa.Column("count", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
-        sa.Column("users", sa.Integer(), nullable=False),
         sa.Column("tenant_id", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
             ["product_id"],
@@ -267,6 +266,7 @@ def upgrade() -> None:
         batch_op.create_index(
             "ix_events_product_id_timestamp", ["product_id", "timestamp"], unique=False
         )
+        batch_op.create_index("ix_events_product_id_id", ["product_id", "id"], unique=False)
         batch_op.create_index(batch_op.f("ix_events_tenant_id"), ["tenant_id"], unique=False)
 
     op.create_table(
@@ -689,6 +689,9 @@ def upgrade() -> None:
         batch_op.create_index(
             batch_op.f("ix_webhook_deliveries_tenant_id"), ["tenant_id"], unique=False
         )
+        batch_op.create_index(
+            "ix_webhook_deliveries_status_received_at", ["status", "received_at"], unique=False
+        )
 
     op.create_table(
         "backlog_dependencies",
@@ -812,6 +815,7 @@ def downgrade() -> None:
     op.drop_table("backlog_dependencies")
     with op.batch_alter_table("webhook_deliveries", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_webhook_deliveries_tenant_id"))
+        batch_op.drop_index("ix_webhook_deliveries_status_received_at")
 
     op.drop_table("webhook_deliveries")
     with op.batch_alter_table("user_activity_daily", schema=None) as batch_op:
@@ -861,6 +865,7 @@ def downgrade() -> None:
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_events_tenant_id"))
         batch_op.drop_index("ix_events_product_id_timestamp")
+        batch_op.drop_index("ix_events_product_id_id")
 
     op.drop_table("events")
     with op.batch_alter_table("event_counts_daily", schema=None) as batch_op:

@@ -1,0 +1,1 @@
+"""Figma: inbound webhooks (:mod:`integrations.figma.webhooks`)."""

@@ -1,0 +1,1 @@
+"""GitHub: inbound webhooks (:mod:`integrations.github.webhooks`)."""

@@ -1,0 +1,1 @@
+"""Jira Cloud: inbound webhooks (:mod:`integrations.jira.webhooks`)."""

@@ -1,0 +1,1 @@
+"""Linear: inbound webhooks (:mod:`integrations.linear.webhooks`)."""

@@ -1,0 +1,1 @@
+"""Slack: inbound Events API requests (:mod:`integrations.slack.webhooks`)."""
