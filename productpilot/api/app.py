@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from productpilot import __version__
 from productpilot.api.prefect_gateway import PrefectGateway
 from productpilot.api.problems import PROBLEM_RESPONSE, install_problem_handlers
-from productpilot.api.routers import configuration, events, health, metrics, workflows
+from productpilot.api.routers import analytics, configuration, events, health, metrics, workflows
 from productpilot.db.store import Store
 from productpilot.runtime import open_store
 from productpilot.settings import Settings, get_settings
@@ -58,6 +58,7 @@ def create_app(
     app.include_router(events.router)
     app.include_router(configuration.router)
     app.include_router(metrics.router)
+    app.include_router(analytics.router)
     app.include_router(workflows.router)
     # Imported here: the receivers pull in every vendor integration.
     from integrations.prefect_events import PrefectEventEmitter

@@ -22,6 +22,9 @@ MINIMAL: dict[tuple[str, str], dict[str, Any]] = {
     ("get", "/api/v1/products/{product_id}/metrics"): {
         "params": {"from": "2026-08-01", "to": "2026-08-02"}
     },
+    ("get", "/api/v1/products/{product_id}/analytics"): {
+        "params": {"insight": "stickiness", "from": "2026-08-01", "to": "2026-08-02"}
+    },
     ("put", "/api/v1/products/{product_id}/configuration"): {
         "json": {},
         "headers": {"If-Match": "*"},
