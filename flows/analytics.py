@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from prefect import flow
 
-from tasks.analytics import fold_new_events
+from tasks.analytics import build_daily_reports, compute_kpis, fold_new_events
 
 
 @flow(name="realtime-rollup", log_prints=True)
@@ -25,3 +26,21 @@ def realtime_rollup_flow(
     results = fold_new_events(product_ids, settle_seconds)
     print(f"folded {sum(r['events'] for r in results)} events for {len(results)} products")
     return results
+
+
+@flow(name="daily-analysis", log_prints=True)
+def daily_analysis_flow(
+    product_ids: list[int] | None = None, day: date | None = None, backfill_days: int = 3
+) -> dict[str, Any]:
+    """Compute the configured KPIs and write each product's daily report.
+
+    Args:
+        product_ids: Products to analyse (default: all).
+        day: The day to report on (default: yesterday, UTC).
+        backfill_days: Recompute this many days up to ``day``, for late events.
+    """
+    day = day or (datetime.now(UTC).date() - timedelta(days=1))
+    stored = compute_kpis(product_ids, day, backfill_days)
+    reports = build_daily_reports(product_ids, day)
+    print(f"{sum(stored.values())} metric values stored; {len(reports)} reports written")
+    return {"day": day.isoformat(), "metric_values": stored, "reports": reports}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,7 +11,7 @@ from prefect import flow
 from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
-from flows.analytics import realtime_rollup_flow
+from flows.analytics import daily_analysis_flow, realtime_rollup_flow
 from flows.ingestion import import_events_flow
 from productpilot.settings import get_settings
 from tasks.demo import generate_synthetic_data, load_backlog, prepare_demo_product
@@ -28,6 +29,8 @@ def _summary_markdown(summary: dict[str, Any]) -> str:
         f"| events imported | {imported['inserted']:,} new, {imported['duplicates']:,} "
         f"already there, {imported['rejected']:,} rejected |",
         f"| rollup | {summary['rollup']['events']:,} events folded into daily rollups |",
+        f"| daily analysis | {sum(summary['daily']['metric_values'].values()):,} KPI values "
+        f"stored, report for {summary['daily']['day']} |",
         f"| backlog | {summary['backlog']['created']} created, "
         f"{summary['backlog']['updated']} updated, "
         f"{summary['backlog']['dependencies']} dependencies |",
@@ -55,6 +58,13 @@ def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) 
     backlog = load_backlog(product["product_id"], files["backlog"])
     # Everything was just imported, so nothing needs to settle.
     [rollup] = realtime_rollup_flow([product["product_id"]], settle_seconds=0)
+    # Report on the dataset's last day, computing KPIs over its whole period.
+    period = orjson.loads(Path(files["manifest"]).read_bytes())["period"]
+    first_day = date.fromisoformat(period["start"])
+    last_day = date.fromisoformat(period["end"]) - timedelta(days=1)
+    daily = daily_analysis_flow(
+        [product["product_id"]], day=last_day, backfill_days=(last_day - first_day).days + 1
+    )
 
     summary: dict[str, Any] = {
         "tenant_id": product["tenant_id"],
@@ -64,11 +74,16 @@ def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) 
         "import": imported,
         "backlog": backlog,
         "rollup": rollup,
+        "daily": daily,
         "files": files,
     }
     summary_path = directory / "summary.json"
     public = {k: v for k, v in summary.items() if k != "api_key"}
-    summary_path.write_bytes(orjson.dumps(public, option=orjson.OPT_INDENT_2))
+    summary_path.write_bytes(
+        orjson.dumps(public, option=orjson.OPT_INDENT_2 | orjson.OPT_NON_STR_KEYS)
+    )
     summary["files"]["summary"] = str(summary_path)
+    for report in daily["reports"]:
+        summary["files"]["daily report"] = report["path"]
     create_markdown_artifact(_summary_markdown(summary), key="productpilot-demo")
     return summary

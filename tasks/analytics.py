@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from prefect import task
+from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import select
 
+from productpilot.analytics.kpis import compute_metrics, needed_events
+from productpilot.analytics.queries import day_bounds, load_events, save_metric_points
 from productpilot.analytics.rollup import DEFAULT_SETTLE, fold_events
-from productpilot.db.models import Product
+from productpilot.analytics.series import metric_series, period_start
+from productpilot.analytics.trends import trend
+from productpilot.db.models import Product, Tenant
+from productpilot.db.store import Store
+from productpilot.products import current_configuration
+from productpilot.reports.daily import DailyReport, KpiStatus, write_report
+from productpilot.reports.records import record_report
+from productpilot.settings import get_settings
 from tasks.retries import TRANSIENT_STORE_ERRORS, retry_on
 from tasks.store import task_store
 
@@ -43,3 +53,102 @@ def fold_new_events(
             {"product_id": product_id, "events": result.events, "watermark": result.watermark}
         )
     return results
+
+
+def _products(store: Store, product_ids: list[int] | None) -> list[Product]:
+    with store.system_session() as session:
+        query = select(Product).order_by(Product.id)
+        if product_ids is not None:
+            query = query.where(Product.id.in_(product_ids))
+        return list(session.scalars(query))
+
+
+@task(
+    name="compute-kpis",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_on(*TRANSIENT_STORE_ERRORS),
+)
+def compute_kpis(
+    product_ids: list[int] | None, day: date, backfill_days: int = 3
+) -> dict[int, int]:
+    """Compute every product's configured metrics per day, week and month, and store them.
+
+    Recomputes ``backfill_days`` days up to ``day`` (late events change recent days) and the
+    weeks and months those days fall in. Returns how many values each product stored.
+    """
+    store = task_store()
+    start = day - timedelta(days=backfill_days - 1)
+    stored: dict[int, int] = {}
+    for product in _products(store, product_ids):
+        with store.tenant_session(product.tenant_id) as session:
+            definitions = current_configuration(session, product).metrics
+            if not definitions:
+                continue
+            # Widen to whole weeks and months so their values are complete.
+            first = min(period_start(start, "week"), period_start(start, "month"))
+            low, high = day_bounds(first, day)
+            events = load_events(
+                session, product.id, needed_events(definitions), low, high, properties=True
+            )
+            count = 0
+            for granularity, since in (("day", start), ("week", first), ("month", first)):
+                points = compute_metrics(events, definitions, granularity, start=since, end=day)
+                # A period that began before the loaded events would be partial: skip it.
+                kept = [p for p in points if p.period >= since]
+                count += save_metric_points(session, product.id, kept, granularity)
+            stored[product.id] = count
+    return stored
+
+
+@task(name="build-daily-reports")
+def build_daily_reports(
+    product_ids: list[int] | None, day: date, history_days: int = 56
+) -> list[dict[str, Any]]:
+    """Write each product's daily HTML report, record it, and publish its KPI table."""
+    store = task_store()
+    settings = get_settings()
+    start = day - timedelta(days=history_days - 1)
+    written = []
+    for product in _products(store, product_ids):
+        with store.tenant_session(product.tenant_id) as session:
+            configuration = current_configuration(session, product)
+            names = [kpi.metric for kpi in configuration.kpis]
+            series = {
+                s.metric: s for s in metric_series(session, product.id, names, start, day, "day")
+            }
+            kpis = [
+                KpiStatus(
+                    name=kpi.name,
+                    metric=kpi.metric,
+                    target=kpi.target,
+                    direction=kpi.direction,
+                    days=[p.period for p in series[kpi.metric].points],
+                    values=[p.value for p in series[kpi.metric].points],
+                    trend=trend(
+                        [p.period for p in series[kpi.metric].points],
+                        [p.value for p in series[kpi.metric].points],
+                    ),
+                )
+                for kpi in configuration.kpis
+            ]
+            report = DailyReport(product=product.name, day=day, kpis=kpis)
+            tenant = session.get(Tenant, product.tenant_id)
+            directory = settings.home / "reports" / tenant.slug / product.slug
+            path = write_report(report, directory)
+            record_report(
+                session,
+                product.id,
+                "daily",
+                datetime.combine(day, time.min, UTC),
+                datetime.combine(day, time.max, UTC),
+                path=str(path.absolute()),
+                summary={k.name: k.latest for k in kpis},
+            )
+        create_markdown_artifact(
+            report.markdown() + f"\n\nFull report: `{path.absolute()}`",
+            key=f"daily-report-product-{product.id}",
+            description=f"Daily report for {product.name}, {day.isoformat()}",
+        )
+        written.append({"product_id": product.id, "path": str(path.absolute()), "kpis": len(kpis)})
+    return written

@@ -13,13 +13,17 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as postgres_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from productpilot.db.models import Event, UserActivityDaily
+from productpilot.analytics.kpis import MetricPoint
+from productpilot.db.models import Event, MetricValue, UserActivityDaily
 from productpilot.db.tenancy import StoreSession
 
 #: Covers the previous calendar month of the month containing ``start`` (up to 62 days)
 #: and the 30-day trailing MAU window.
 LOOKBACK = timedelta(days=63)
+UPSERT_CHUNK = 1000
 
 
 def load_activity(session: StoreSession, product_id: int, start: date, end: date) -> pd.DataFrame:
@@ -45,16 +49,22 @@ def load_events(
     names: list[str],
     start: datetime,
     end: datetime,
+    *,
+    properties: bool = False,
 ) -> pd.DataFrame:
-    """``distinct_id``/``event``/``timestamp`` of the named events in ``[start, end]``."""
+    """``distinct_id``/``event``/``timestamp`` (and ``properties`` if asked) of the named
+    events in ``[start, end]``."""
+    columns = [Event.distinct_id, Event.event, Event.timestamp]
+    if properties:
+        columns.append(Event.properties)
     rows = session.execute(
-        select(Event.distinct_id, Event.event, Event.timestamp).where(
+        select(*columns).where(
             Event.product_id == product_id,
             Event.event.in_(names),
             Event.timestamp.between(start, end),
         )
     ).all()
-    frame = pd.DataFrame(rows, columns=["distinct_id", "event", "timestamp"])
+    frame = pd.DataFrame(rows, columns=[column.key for column in columns])
     frame["timestamp"] = pd.to_datetime(frame["timestamp"], utc=True)
     return frame
 
@@ -62,3 +72,37 @@ def load_events(
 def day_bounds(start: date, end: date) -> tuple[datetime, datetime]:
     """The first and last instant (UTC) of a range of days."""
     return datetime.combine(start, time.min, UTC), datetime.combine(end, time.max, UTC)
+
+
+def save_metric_points(
+    session: StoreSession, product_id: int, points: list[MetricPoint], granularity: str
+) -> int:
+    """Insert or replace metric values (keyed by metric, granularity, period, segment)."""
+    if not points:
+        return 0
+    tenant_id = session.require_tenant()
+    computed = datetime.now(UTC)
+    rows = [
+        {
+            "tenant_id": tenant_id,
+            "product_id": product_id,
+            "metric": point.metric,
+            "granularity": granularity,
+            "period_start": datetime.combine(point.period, time.min, UTC),
+            "segment": "",
+            "value": point.value,
+            "computed_at": computed,
+        }
+        for point in points
+    ]
+    dialect = session.get_bind().dialect.name
+    insert = postgres_insert if dialect == "postgresql" else sqlite_insert
+    # Chunked: SQLite allows a limited number of bound values per statement.
+    for offset in range(0, len(rows), UPSERT_CHUNK):
+        statement = insert(MetricValue).values(rows[offset : offset + UPSERT_CHUNK])
+        statement = statement.on_conflict_do_update(
+            index_elements=["product_id", "metric", "granularity", "period_start", "segment"],
+            set_={"value": statement.excluded.value, "computed_at": statement.excluded.computed_at},
+        )
+        session.execute(statement)
+    return len(rows)

@@ -51,6 +51,11 @@ def _print_summary(summary: dict[str, Any], database_url: str, prefect_home: str
         f"{backlog['dependencies']} dependencies."
     )
     console.print(f"Rollups: {summary['rollup']['events']:,} events folded into daily rollups.")
+    daily = summary["daily"]
+    console.print(
+        f"Daily analysis: {sum(daily['metric_values'].values()):,} KPI values stored; "
+        f"report for {daily['day']} written."
+    )
     if summary["api_key"]:
         console.print(f"Demo tenant API key (shown once): [bold]{summary['api_key']}[/]")
     table = Table("what", "where")

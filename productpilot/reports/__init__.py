@@ -1,0 +1,1 @@
+"""Reports: HTML documents with embedded charts, written by the analytics flows."""

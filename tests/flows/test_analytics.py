@@ -1,0 +1,51 @@
+"""The daily analysis flow: KPIs stored per day/week/month, and a report per product."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from flows.analytics import daily_analysis_flow
+from flows.demo import demo_flow
+from productpilot.analytics.kpis import compute_metrics, needed_events
+from productpilot.analytics.queries import day_bounds, load_events
+from productpilot.db.models import MetricValue, Report
+from productpilot.products import current_configuration, get_product
+from productpilot.runtime import open_store
+
+
+def test_the_daily_flow_stores_kpis_that_match_a_direct_computation_and_writes_a_report(
+    home: Path,
+) -> None:
+    summary = demo_flow(preset="tiny", seed=2)
+    day = date(2026, 8, 1) + timedelta(days=34)  # the tiny preset's last day
+
+    result = daily_analysis_flow([summary["product_id"]], day=day, backfill_days=35)
+
+    [report] = result["reports"]
+    html = Path(report["path"]).read_text()
+    assert html.count("data:image/png;base64,") == report["kpis"] > 0
+    store = open_store()
+    with store.tenant_session(summary["tenant_id"]) as session:
+        product = get_product(session, summary["product_id"])
+        definitions = current_configuration(session, product).metrics
+        stored = {
+            (m.metric, m.period_start.date()): m.value
+            for m in session.scalars(select(MetricValue).where(MetricValue.granularity == "day"))
+        }
+        low, high = day_bounds(date(2026, 8, 1), day)
+        events = load_events(
+            session, product.id, needed_events(definitions), low, high, properties=True
+        )
+        assert session.scalar(select(func.count()).select_from(Report)) == 1
+        weekly = session.scalar(
+            select(func.count()).select_from(MetricValue).where(MetricValue.granularity == "week")
+        )
+    expected = {
+        (p.metric, p.period): p.value
+        for p in compute_metrics(events, definitions, "day", start=date(2026, 8, 1), end=day)
+    }
+    assert stored == expected
+    assert weekly > 0
