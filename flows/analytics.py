@@ -7,7 +7,12 @@ from typing import Any
 
 from prefect import flow
 
-from tasks.analytics import build_daily_reports, compute_kpis, fold_new_events
+from tasks.analytics import (
+    build_daily_reports,
+    compute_kpis,
+    fold_new_events,
+    products_at_local_hour,
+)
 
 
 @flow(name="realtime-rollup", log_prints=True)
@@ -30,7 +35,10 @@ def realtime_rollup_flow(
 
 @flow(name="daily-analysis", log_prints=True)
 def daily_analysis_flow(
-    product_ids: list[int] | None = None, day: date | None = None, backfill_days: int = 3
+    product_ids: list[int] | None = None,
+    day: date | None = None,
+    backfill_days: int = 3,
+    local_hour: int | None = None,
 ) -> dict[str, Any]:
     """Compute the configured KPIs and write each product's daily report.
 
@@ -38,8 +46,15 @@ def daily_analysis_flow(
         product_ids: Products to analyse (default: all).
         day: The day to report on (default: yesterday, UTC).
         backfill_days: Recompute this many days up to ``day``, for late events.
+        local_hour: Only the products whose time zone reads this hour now; an hourly
+            schedule with ``local_hour=6`` reports at 06:00 in every product's time zone.
     """
     day = day or (datetime.now(UTC).date() - timedelta(days=1))
+    if local_hour is not None:
+        due = products_at_local_hour(local_hour)
+        product_ids = due if product_ids is None else sorted(set(product_ids) & set(due))
+        if not product_ids:
+            return {"day": day.isoformat(), "metric_values": {}, "reports": []}
     stored = compute_kpis(product_ids, day, backfill_days)
     reports = build_daily_reports(product_ids, day)
     print(f"{sum(stored.values())} metric values stored; {len(reports)} reports written")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
@@ -61,6 +62,17 @@ def _products(store: Store, product_ids: list[int] | None) -> list[Product]:
         if product_ids is not None:
             query = query.where(Product.id.in_(product_ids))
         return list(session.scalars(query))
+
+
+@task(name="products-at-local-hour")
+def products_at_local_hour(hour: int, now: datetime | None = None) -> list[int]:
+    """The products whose own time zone reads ``hour`` o'clock now (for hourly schedules)."""
+    moment = now or datetime.now(UTC)
+    return [
+        product.id
+        for product in _products(task_store(), None)
+        if moment.astimezone(ZoneInfo(product.timezone)).hour == hour
+    ]
 
 
 @task(

@@ -49,3 +49,23 @@ def test_the_daily_flow_stores_kpis_that_match_a_direct_computation_and_writes_a
     }
     assert stored == expected
     assert weekly > 0
+
+
+def test_an_hourly_run_reports_only_products_at_their_local_six_oclock(home: Path) -> None:
+    from datetime import UTC, datetime
+
+    from productpilot.products import create_product
+    from productpilot.tenants import create_tenant
+    from tasks.analytics import products_at_local_hour
+
+    store = open_store()
+    tenant, _ = create_tenant(store, "Tz")
+    with store.tenant_session(tenant.id) as session:
+        berlin = create_product(session, "Berlin", timezone="Europe/Berlin").id
+        tokyo = create_product(session, "Tokyo", timezone="Asia/Tokyo").id
+    # 04:00 UTC in August: 06:00 in Berlin (CEST), 13:00 in Tokyo.
+    due = products_at_local_hour.fn(6, now=datetime(2026, 8, 3, 4, tzinfo=UTC))
+    assert due == [berlin]
+    assert tokyo not in due
+    # In January Berlin is UTC+1: 06:00 there is 05:00 UTC.
+    assert products_at_local_hour.fn(6, now=datetime(2026, 1, 5, 5, tzinfo=UTC)) == [berlin]
