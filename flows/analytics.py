@@ -10,9 +10,11 @@ from prefect import flow
 from tasks.analytics import (
     build_daily_reports,
     compute_kpis,
+    evaluate_performance_rules,
     fold_new_events,
     products_at_local_hour,
 )
+from tasks.events import emit_findings
 
 
 @flow(name="realtime-rollup", log_prints=True)
@@ -59,3 +61,14 @@ def daily_analysis_flow(
     reports = build_daily_reports(product_ids, day)
     print(f"{sum(stored.values())} metric values stored; {len(reports)} reports written")
     return {"day": day.isoformat(), "metric_values": stored, "reports": reports}
+
+
+@flow(name="performance-monitor", log_prints=True)
+def performance_monitor_flow(product_ids: list[int] | None = None) -> list[dict[str, Any]]:
+    """Check the performance rules of every product; a breach is emitted as
+    ``productpilot.performance.degraded`` for the reaction flows (every few minutes)."""
+    findings = evaluate_performance_rules(product_ids)
+    if findings:
+        emit_findings(findings)
+    print(f"{len(findings)} performance rules breached")
+    return findings

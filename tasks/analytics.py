@@ -11,6 +11,8 @@ from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import select
 
 from productpilot.analytics.kpis import compute_metrics, needed_events
+from productpilot.analytics.performance import EVENT_NAME as PERFORMANCE_EVENT
+from productpilot.analytics.performance import evaluate_rules
 from productpilot.analytics.queries import day_bounds, load_events, save_metric_points
 from productpilot.analytics.rollup import DEFAULT_SETTLE, fold_events
 from productpilot.analytics.series import metric_series, period_start
@@ -164,3 +166,38 @@ def build_daily_reports(
         )
         written.append({"product_id": product.id, "path": str(path.absolute()), "kpis": len(kpis)})
     return written
+
+
+@task(name="evaluate-performance-rules")
+def evaluate_performance_rules(
+    product_ids: list[int] | None = None, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """Check every product's performance rules; returns the breaches as findings to emit."""
+    store = task_store()
+    moment = now or datetime.now(UTC)
+    findings = []
+    for product in _products(store, product_ids):
+        with store.tenant_session(product.tenant_id) as session:
+            rules = current_configuration(session, product).performance_rules
+            if not rules:
+                continue
+            longest = max(rule.window_minutes for rule in rules)
+            events = load_events(
+                session,
+                product.id,
+                sorted({rule.event for rule in rules}),
+                moment - timedelta(minutes=2 * longest + longest),
+                moment,
+                properties=True,
+            )
+        for breach in evaluate_rules(events, rules, moment):
+            findings.append(
+                {
+                    "name": PERFORMANCE_EVENT,
+                    "product_id": product.id,
+                    "tenant_id": product.tenant_id,
+                    "event_id": str(breach.event_id(product.id)),
+                    "payload": breach.payload(),
+                }
+            )
+    return findings

@@ -61,7 +61,8 @@ def _matching(events: pd.DataFrame, name: str, filters: dict[str, object]) -> pd
     return selected
 
 
-def _numbers(selected: pd.DataFrame, name: str) -> pd.Series:
+def numeric_property(selected: pd.DataFrame, name: str) -> pd.Series:
+    """A property of each event as a number (booleans as 0/1; anything else as NaN)."""
     raw = selected["properties"].map(lambda p: p.get(name))
     return pd.to_numeric(raw.map(lambda v: float(v) if isinstance(v, bool) else v), errors="coerce")
 
@@ -85,7 +86,7 @@ def _metric(events: pd.DataFrame, periods: pd.Series, definition: MetricDefiniti
         denominator = base.groupby(periods.loc[base.index])["distinct_id"].nunique()
         return (numerator.reindex(denominator.index, fill_value=0) / denominator).astype(float)
     assert definition.property is not None
-    values = _numbers(selected, definition.property).dropna()
+    values = numeric_property(selected, definition.property).dropna()
     grouped = values.groupby(by_period.loc[values.index])
     if kind == "average":
         return grouped.mean()

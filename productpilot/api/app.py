@@ -18,9 +18,9 @@ from productpilot.api.prefect_gateway import PrefectGateway
 from productpilot.api.problems import PROBLEM_RESPONSE, install_problem_handlers
 from productpilot.api.routers import analytics, configuration, events, health, metrics, workflows
 from productpilot.db.store import Store
+from productpilot.eventbus import EventEmitter
 from productpilot.runtime import open_store
 from productpilot.settings import Settings, get_settings
-from productpilot.webhooks import EventEmitter
 
 DESCRIPTION = """
 ProductPilot's REST API. Every `/api/v1` endpoint is scoped to the tenant of the API key in

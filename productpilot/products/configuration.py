@@ -80,6 +80,44 @@ class GateDefinition(_Section):
     parameters: dict[str, Any] = Field(default_factory=dict)
 
 
+class PerformanceRule(_Section):
+    """A guard on live performance, checked every few minutes over a sliding window.
+
+    ``latency`` is a percentile of ``property`` (default ``latency_ms``), ``error_rate`` the
+    mean of ``property`` (default ``error``, booleans as 0/1), ``usage`` the number of
+    ``event`` events. The rule is breached when the signal passes ``above`` (latency, error
+    rate) or falls under ``below`` (usage), or when it is worse than in the window before by
+    more than ``max_change`` (0.5 = 50% higher latency or error rate, or 50% less usage).
+    """
+
+    name: str = Name
+    signal: Literal["latency", "error_rate", "usage"]
+    event: str = Field(default="api_request", min_length=1, max_length=200)
+    property: str | None = None
+    percentile: float = Field(default=95, gt=0, lt=100)
+    above: float | None = None
+    below: float | None = None
+    max_change: float | None = Field(default=None, gt=0)
+    window_minutes: int = Field(default=15, ge=1, le=1440)
+    min_events: int = Field(default=30, ge=1)
+
+    @model_validator(mode="after")
+    def _has_a_condition(self) -> PerformanceRule:
+        if self.above is None and self.below is None and self.max_change is None:
+            raise ValueError("a performance rule needs above, below or max_change")
+        if self.signal == "usage" and self.above is not None:
+            raise ValueError("usage rules guard against drops: use below, not above")
+        if self.signal != "usage" and self.below is not None:
+            raise ValueError(f"{self.signal} rules guard against rises: use above, not below")
+        return self
+
+    # A method, not a @property: the ``property`` field shadows the builtin in this class.
+    def measured_property(self) -> str | None:
+        """The event property the signal reads (None for usage, which counts events)."""
+        defaults = {"latency": "latency_ms", "error_rate": "error", "usage": None}
+        return self.property or defaults[self.signal]
+
+
 class NotificationRoute(_Section):
     """Which findings go where. Empty ``kinds``/``severities`` match everything."""
 
@@ -107,10 +145,11 @@ class ConfigurationSections(_Section):
     kpis: list[KPI] = Field(default_factory=list)
     metrics: list[MetricDefinition] = Field(default_factory=list)
     gates: list[GateDefinition] = Field(default_factory=list)
+    performance_rules: list[PerformanceRule] = Field(default_factory=list)
     notification_routes: list[NotificationRoute] = Field(default_factory=list)
     integrations: IntegrationMapping = Field(default_factory=IntegrationMapping)
 
-    @field_validator("kpis", "metrics", "gates")
+    @field_validator("kpis", "metrics", "gates", "performance_rules")
     @classmethod
     def _unique_names(cls, items: list[Any]) -> list[Any]:
         names = [item.name for item in items]

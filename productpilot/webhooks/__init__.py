@@ -17,19 +17,13 @@ from productpilot.webhooks.deliveries import (
     pending_deliveries,
     record_delivery,
 )
-from productpilot.webhooks.events import (
-    EventEmitter,
-    WebhookEvent,
-    delivery_event_id,
-    product_resource_id,
-)
+from productpilot.webhooks.events import WebhookEvent, delivery_event_id
 from productpilot.webhooks.reconcile import ReemitReport, reemit_pending
 from productpilot.webhooks.settle import Normaliser, Outcome, Settlement, settle_delivery
 from productpilot.webhooks.targets import WebhookTarget, product_integrations, webhook_target
 
 __all__ = [
     "DeliveryStatus",
-    "EventEmitter",
     "Normaliser",
     "Outcome",
     "Recorded",
@@ -45,7 +39,6 @@ __all__ = [
     "mark_ignored",
     "pending_deliveries",
     "product_integrations",
-    "product_resource_id",
     "record_delivery",
     "reemit_pending",
     "settle_delivery",

@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 
 from productpilot.db.store import Store
 from productpilot.db.types import utcnow
+from productpilot.eventbus import EventEmitter
 from productpilot.products.configuration import IntegrationMapping
 from productpilot.webhooks.deliveries import pending_deliveries
-from productpilot.webhooks.events import EventEmitter
 from productpilot.webhooks.settle import Normaliser, Outcome, settle_delivery
 from productpilot.webhooks.targets import product_integrations
 

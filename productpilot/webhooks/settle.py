@@ -20,6 +20,7 @@ from enum import StrEnum
 from typing import Any
 
 from productpilot.db.store import Store
+from productpilot.eventbus import TENANT_LABEL, EventEmitter, product_resource_id
 from productpilot.products.configuration import IntegrationMapping
 from productpilot.webhooks.deliveries import (
     StoredDelivery,
@@ -27,13 +28,7 @@ from productpilot.webhooks.deliveries import (
     mark_failed,
     mark_ignored,
 )
-from productpilot.webhooks.events import (
-    TENANT_LABEL,
-    EventEmitter,
-    WebhookEvent,
-    delivery_event_id,
-    product_resource_id,
-)
+from productpilot.webhooks.events import WebhookEvent, delivery_event_id
 from productpilot.webhooks.scope import out_of_scope
 
 logger = logging.getLogger("productpilot.webhooks")

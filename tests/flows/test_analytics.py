@@ -69,3 +69,42 @@ def test_an_hourly_run_reports_only_products_at_their_local_six_oclock(home: Pat
     assert tokyo not in due
     # In January Berlin is UTC+1: 06:00 there is 05:00 UTC.
     assert products_at_local_hour.fn(6, now=datetime(2026, 1, 5, 5, tzinfo=UTC)) == [berlin]
+
+
+def test_a_latency_breach_is_found_and_emitted_to_prefect(home: Path, tmp_path: Path) -> None:
+    import json
+    from datetime import UTC, datetime
+
+    from flows.analytics import performance_monitor_flow
+    from productpilot.ingest.importer import import_events
+    from productpilot.products import create_product
+    from productpilot.tenants import create_tenant
+
+    store = open_store()
+    tenant, _ = create_tenant(store, "Perf")
+    rules = {"performance_rules": [{"name": "p95", "signal": "latency", "above": 500}]}
+    with store.tenant_session(tenant.id) as session:
+        product = create_product(session, "Slow", configuration=rules)
+    now = datetime.now(UTC)
+    path = tmp_path / "slow.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "event": "api_request",
+                    "distinct_id": f"u{i}",
+                    "timestamp": (now - timedelta(seconds=20 * i + 1)).isoformat(),
+                    "properties": {"latency_ms": 1200, "error": False},
+                }
+            )
+            + "\n"
+            for i in range(120)  # the last 40 minutes: every window is slow
+        )
+    )
+    import_events(store, product, path)
+
+    findings = performance_monitor_flow([product.id])
+
+    assert [f["payload"]["rule"] for f in findings] == ["p95"]
+    assert findings[0]["name"] == "productpilot.performance.degraded"
+    assert findings[0]["payload"]["value"] == 1200

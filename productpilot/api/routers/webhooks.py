@@ -43,8 +43,8 @@ from productpilot.api.deps import StoreDep
 from productpilot.api.problems import PROBLEM_RESPONSE, ApiError
 from productpilot.db.store import Store
 from productpilot.db.types import utcnow
+from productpilot.eventbus import EventEmitter
 from productpilot.webhooks import (
-    EventEmitter,
     Outcome,
     WebhookTarget,
     record_delivery,
