@@ -10,6 +10,7 @@ from prefect import flow
 from tasks.analytics import (
     build_daily_reports,
     compute_kpis,
+    detect_anomalies,
     evaluate_performance_rules,
     fold_new_events,
     products_at_local_hour,
@@ -56,11 +57,22 @@ def daily_analysis_flow(
         due = products_at_local_hour(local_hour)
         product_ids = due if product_ids is None else sorted(set(product_ids) & set(due))
         if not product_ids:
-            return {"day": day.isoformat(), "metric_values": {}, "reports": []}
+            return {"day": day.isoformat(), "metric_values": {}, "anomalies": [], "reports": []}
     stored = compute_kpis(product_ids, day, backfill_days)
+    findings = detect_anomalies(product_ids, day, recent_days=backfill_days)
+    if findings:
+        emit_findings(findings)
     reports = build_daily_reports(product_ids, day)
-    print(f"{sum(stored.values())} metric values stored; {len(reports)} reports written")
-    return {"day": day.isoformat(), "metric_values": stored, "reports": reports}
+    print(
+        f"{sum(stored.values())} metric values stored, {len(findings)} new anomalies, "
+        f"{len(reports)} reports written"
+    )
+    return {
+        "day": day.isoformat(),
+        "metric_values": stored,
+        "anomalies": [f["payload"] for f in findings],
+        "reports": reports,
+    }
 
 
 @flow(name="performance-monitor", log_prints=True)

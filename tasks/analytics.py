@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -10,12 +11,19 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import select
 
+from productpilot.analytics.anomalies import anomalies
 from productpilot.analytics.kpis import compute_metrics, needed_events
 from productpilot.analytics.performance import EVENT_NAME as PERFORMANCE_EVENT
 from productpilot.analytics.performance import evaluate_rules
-from productpilot.analytics.queries import day_bounds, load_events, save_metric_points
+from productpilot.analytics.queries import (
+    anomaly_days,
+    day_bounds,
+    load_events,
+    save_metric_points,
+    save_new_anomalies,
+)
 from productpilot.analytics.rollup import DEFAULT_SETTLE, fold_events
-from productpilot.analytics.series import metric_series, period_start
+from productpilot.analytics.series import BUILT_IN, Point, metric_series, period_start
 from productpilot.analytics.trends import trend
 from productpilot.db.models import Product, Tenant
 from productpilot.db.store import Store
@@ -56,6 +64,21 @@ def fold_new_events(
             {"product_id": product_id, "events": result.events, "watermark": result.watermark}
         )
     return results
+
+
+ANOMALY_EVENT = "productpilot.anomaly.detected"
+#: Namespace of anomaly event ids (uuid5). Never change it: ids would stop matching.
+ANOMALY_NAMESPACE = uuid.UUID("0f3c6f7e-2d4a-4b1e-9c8d-7a5b3e1f2c90")
+WEEKLY = 7
+#: Three weeks: the detector warms up on three seasons before it judges a point.
+MIN_HISTORY_DAYS = 21
+
+
+def observed(points: list[Point]) -> list[Point]:
+    """The series from its first non-zero value: zero-filled days before a product had any
+    data are not history, and growth from them would look like a run of records."""
+    first = next((i for i, p in enumerate(points) if p.value != 0), len(points))
+    return points[first:]
 
 
 def _products(store: Store, product_ids: list[int] | None) -> list[Product]:
@@ -115,6 +138,58 @@ def compute_kpis(
     return stored
 
 
+@task(name="detect-anomalies")
+def detect_anomalies(
+    product_ids: list[int] | None, day: date, recent_days: int = 1, history_days: int = 182
+) -> list[dict[str, Any]]:
+    """Run the seasonal detector over each watched daily series; store new anomalies.
+
+    Watched: every KPI's metric, daily active users and the event count. Only anomalies on
+    the ``recent_days`` up to ``day`` are recorded (older days were judged by earlier runs),
+    each once; the new ones are returned as findings to emit.
+    """
+    store = task_store()
+    start = day - timedelta(days=history_days - 1)
+    recent = day - timedelta(days=recent_days - 1)
+    findings = []
+    for product in _products(store, product_ids):
+        with store.tenant_session(product.tenant_id) as session:
+            configuration = current_configuration(session, product)
+            watched = list(dict.fromkeys([k.metric for k in configuration.kpis] + list(BUILT_IN)))
+            for series in metric_series(session, product.id, watched, start, day, "day"):
+                points = observed(series.points)
+                if len(points) <= MIN_HISTORY_DAYS:
+                    continue
+                found = anomalies(
+                    [p.period for p in points], [p.value for p in points], season=WEEKLY
+                )
+                # Nothing is judged before the detector has seen three weeks of the product.
+                judged_from = max(recent, points[MIN_HISTORY_DAYS].period)
+                found = [a for a in found if a.at.date() >= judged_from]
+                for row in save_new_anomalies(session, product.id, series.metric, found):
+                    findings.append(
+                        {
+                            "name": ANOMALY_EVENT,
+                            "product_id": product.id,
+                            "tenant_id": product.tenant_id,
+                            "event_id": str(
+                                uuid.uuid5(ANOMALY_NAMESPACE, f"{product.id}:{row.metric}:{row.at}")
+                            ),
+                            "payload": {
+                                "anomaly_id": row.id,
+                                "metric": row.metric,
+                                "at": row.at.isoformat(),
+                                "value": row.value,
+                                "expected": row.expected,
+                                "lower": row.lower,
+                                "upper": row.upper,
+                                "score": row.score,
+                            },
+                        }
+                    )
+    return findings
+
+
 @task(name="build-daily-reports")
 def build_daily_reports(
     product_ids: list[int] | None, day: date, history_days: int = 56
@@ -143,6 +218,7 @@ def build_daily_reports(
                         [p.period for p in series[kpi.metric].points],
                         [p.value for p in series[kpi.metric].points],
                     ),
+                    anomalies=anomaly_days(session, product.id, kpi.metric, start, day),
                 )
                 for kpi in configuration.kpis
             ]

@@ -16,8 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgres_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
+from productpilot.analytics.anomalies import Anomaly as DetectedAnomaly
 from productpilot.analytics.kpis import MetricPoint
-from productpilot.db.models import Event, MetricValue, UserActivityDaily
+from productpilot.db.models import Anomaly, Event, MetricValue, UserActivityDaily
 from productpilot.db.tenancy import StoreSession
 
 #: Covers the previous calendar month of the month containing ``start`` (up to 62 days)
@@ -106,3 +107,63 @@ def save_metric_points(
         )
         session.execute(statement)
     return len(rows)
+
+
+def save_new_anomalies(
+    session: StoreSession, product_id: int, metric: str, found: list[DetectedAnomaly]
+) -> list[Anomaly]:
+    """Store anomalies not stored before (by metric and instant); returns the new rows.
+
+    A daily run re-detects recent days, so an anomaly is recorded (and announced) once.
+    """
+    if not found:
+        return []
+    instants = [_aware(a.at) for a in found]
+    known = set(
+        session.scalars(
+            select(Anomaly.at).where(
+                Anomaly.product_id == product_id,
+                Anomaly.metric == metric,
+                Anomaly.segment == "",
+                Anomaly.at.in_(instants),
+            )
+        )
+    )
+    rows = [
+        Anomaly(
+            product_id=product_id,
+            metric=metric,
+            at=at,
+            value=a.value,
+            expected=a.expected,
+            lower=a.lower,
+            upper=a.upper,
+            score=a.score,
+        )
+        for a, at in zip(found, instants, strict=True)
+        if at not in known
+    ]
+    session.add_all(rows)
+    session.flush()
+    return rows
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def anomaly_days(
+    session: StoreSession, product_id: int, metric: str, start: date, end: date
+) -> list[date]:
+    """The days in ``[start, end]`` with a stored anomaly of ``metric``."""
+    low, high = day_bounds(start, end)
+    return [
+        at.date()
+        for at in session.scalars(
+            select(Anomaly.at).where(
+                Anomaly.product_id == product_id,
+                Anomaly.metric == metric,
+                Anomaly.at.between(low, high),
+            )
+        )
+    ]

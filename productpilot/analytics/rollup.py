@@ -33,10 +33,11 @@ from productpilot.db.store import Store
 from productpilot.db.types import SQLITE_DATETIME_FORMAT, utcnow
 
 ROLLUP = "daily"
-DEFAULT_CHUNK = 250_000
+DEFAULT_CHUNK = 1_000_000
 DEFAULT_SETTLE = timedelta(seconds=5)
 
-_DAY = {"sqlite": "date(timestamp)", "postgresql": "(timestamp AT TIME ZONE 'UTC')::date"}
+#: The UTC day of ``events.timestamp``, per dialect (SQLite stores naive UTC text).
+UTC_DAY_SQL = {"sqlite": "date(timestamp)", "postgresql": "(timestamp AT TIME ZONE 'UTC')::date"}
 
 _FOLD_COUNTS = """
 INSERT INTO event_counts_daily (tenant_id, product_id, day, event, count)
@@ -91,30 +92,41 @@ def _ensure_watermark(store: Store, tenant_id: int, product_id: int) -> None:
         )
 
 
-def _chunk_end(
+def _next_chunk(
     connection: Connection, product_id: int, low: int, cutoff: Any, chunk_size: int
-) -> int | None:
-    """The last id of the next chunk: at most ``chunk_size`` events, none too recent."""
+) -> tuple[int, int] | None:
+    """The last id and size of the next chunk: at most ``chunk_size`` events, none too
+    recent. One scan in the usual case; a second only when the chunk reaches recent events."""
     params = {"product": product_id, "low": low, "cutoff": cutoff, "n": chunk_size}
-    chunk_end = connection.execute(
+    # Usually every new event fits in one chunk: a plain aggregate, no ordering, says so.
+    high, size, newest = connection.execute(
         text(
-            "SELECT max(id) FROM (SELECT id FROM events WHERE product_id = :product"
-            " AND id > :low ORDER BY id LIMIT :n) AS chunk"
+            "SELECT max(id), count(*), max(received_at) FROM events"
+            " WHERE product_id = :product AND id > :low"
         ),
         params,
-    ).scalar()
-    if chunk_end is None:
+    ).one()
+    if size > chunk_size:
+        high, size, newest = connection.execute(
+            text(
+                "SELECT max(id), count(*), max(received_at) FROM (SELECT id, received_at"
+                " FROM events WHERE product_id = :product AND id > :low ORDER BY id LIMIT :n)"
+                " AS chunk"
+            ),
+            params,
+        ).one()
+    if high is None:
         return None
-    first_recent = connection.execute(
-        text(
-            "SELECT min(id) FROM events WHERE product_id = :product AND id > :low"
-            " AND id <= :high AND received_at > :cutoff"
-        ),
-        params | {"high": chunk_end},
-    ).scalar()
-    if first_recent is not None:
-        chunk_end = first_recent - 1
-    return chunk_end if chunk_end > low else None
+    if newest > cutoff:
+        high, size = connection.execute(
+            text(
+                "SELECT max(id), count(*) FROM events WHERE product_id = :product"
+                " AND id > :low AND id < (SELECT min(id) FROM events WHERE product_id = :product"
+                " AND id > :low AND received_at > :cutoff)"
+            ),
+            params,
+        ).one()
+    return (high, size) if high is not None else None
 
 
 def fold_events(
@@ -137,7 +149,7 @@ def fold_events(
         now: The clock (tests pin it).
     """
     dialect = store.dialect
-    day = _DAY[dialect]
+    day = UTC_DAY_SQL[dialect]
     fold_counts, fold_activity = _FOLD_COUNTS.format(day=day), _FOLD_ACTIVITY.format(day=day)
     _ensure_watermark(store, tenant_id, product_id)
     folded = chunks = 0
@@ -152,19 +164,14 @@ def fold_events(
                 ),
                 {"now": _instant(moment, dialect), "product": product_id, "rollup": ROLLUP},
             ).scalar_one()
-            high = _chunk_end(connection, product_id, low, cutoff, chunk_size)
-            if high is None:
+            chunk = _next_chunk(connection, product_id, low, cutoff, chunk_size)
+            if chunk is None:
                 return FoldResult(product_id, folded, chunks, low)
+            high, size = chunk
             params = {"tenant": tenant_id, "product": product_id, "low": low, "high": high}
             connection.execute(text(fold_counts), params)
             connection.execute(text(fold_activity), params)
-            folded += connection.execute(
-                text(
-                    "SELECT count(*) FROM events WHERE product_id = :product"
-                    " AND id > :low AND id <= :high"
-                ),
-                params,
-            ).scalar_one()
+            folded += size
             connection.execute(
                 text(
                     "UPDATE rollup_watermarks SET last_event_id = :high"

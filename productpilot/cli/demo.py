@@ -53,8 +53,9 @@ def _print_summary(summary: dict[str, Any], database_url: str, prefect_home: str
     console.print(f"Rollups: {summary['rollup']['events']:,} events folded into daily rollups.")
     daily = summary["daily"]
     console.print(
-        f"Daily analysis: {sum(daily['metric_values'].values()):,} KPI values stored; "
-        f"report for {daily['day']} written."
+        f"Daily analysis: {sum(daily['metric_values'].values()):,} KPI values stored, "
+        f"{len(daily['anomalies'])} anomalies detected (stored with their expected band and "
+        f"emitted as productpilot.anomaly.detected); report for {daily['day']} written."
     )
     if summary["api_key"]:
         console.print(f"Demo tenant API key (shown once): [bold]{summary['api_key']}[/]")
