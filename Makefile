@@ -34,6 +34,7 @@ format: install
 ## Benchmarks print one JSON object per result on stdout.
 bench: install
 	$(BIN)/python benchmarks/import_events.py
+	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/analytics.py
 	$(BIN)/python benchmarks/nab.py
 

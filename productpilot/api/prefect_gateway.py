@@ -128,7 +128,7 @@ class PrefectGateway:
         async with self._client() as client:
             try:
                 deployment = await client.read_deployment_by_name(deployment_name)
-            except ObjectNotFound:
+            except (ObjectNotFound, httpx.InvalidURL):
                 raise NotFoundError(f"no deployment {deployment_name!r}") from None
             schema = deployment.parameter_openapi_schema or {}
             try:

@@ -27,6 +27,7 @@ from productpilot.analytics.stickiness import stickiness
 from productpilot.analytics.trends import trend
 from productpilot.api.deps import ProductDep, SessionDep
 from productpilot.api.problems import PROBLEM_RESPONSE, ApiError
+from productpilot.api.ranges import check_range
 from productpilot.db.models import Product
 from productpilot.db.tenancy import StoreSession
 
@@ -99,10 +100,7 @@ def get_analytics(
     horizon: Annotated[int, Query(ge=0, le=90, description="retention: periods followed")] = 12,
 ) -> AnalyticsOut:
     """Compute one insight over ``from``..``to`` (at most a year; funnels 92 days)."""
-    if end < start:
-        raise ApiError(422, "'to' is before 'from'", kind="invalid-input")
-    if end - start > MAX_RANGE:
-        raise ApiError(422, "ask for at most a year at once", kind="invalid-input")
+    check_range(start, end, MAX_RANGE, "a year")
     if insight == "trends":
         result = _trends(session, product, start, end, metric)
     elif insight == "funnel":

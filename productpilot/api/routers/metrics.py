@@ -10,7 +10,8 @@ from pydantic import BaseModel, Field
 
 from productpilot.analytics.series import BUILT_IN, Granularity, metric_series
 from productpilot.api.deps import ProductDep, SessionDep
-from productpilot.api.problems import PROBLEM_RESPONSE, ApiError
+from productpilot.api.problems import PROBLEM_RESPONSE
+from productpilot.api.ranges import check_range
 
 MAX_RANGE = timedelta(days=3 * 366)
 METRIC_PATTERN = r"^[A-Za-z0-9_.:\-]{1,120}$"
@@ -61,10 +62,7 @@ def get_metrics(
     granularity: Granularity = "day",
 ) -> MetricsOut:
     """Series of the named metrics between two days, per day, week or month."""
-    if end < start:
-        raise ApiError(422, "'to' is before 'from'", kind="invalid-input")
-    if end - start > MAX_RANGE:
-        raise ApiError(422, "ask for at most three years at once", kind="invalid-input")
+    check_range(start, end, MAX_RANGE, "three years")
     series = metric_series(session, product.id, metric, start, end, granularity)
     return MetricsOut.model_validate(
         {

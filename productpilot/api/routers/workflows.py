@@ -70,7 +70,9 @@ class WorkflowOut(BaseModel):
 
 class CreateWorkflow(BaseModel):
     deployment: str = Field(
-        pattern=r"^[^/]{1,200}/[^/]{1,200}$", examples=["import-events/import-events"]
+        # Printable names only: they travel in Prefect API URLs.
+        pattern=r"^[^/\x00-\x1f\x7f]{1,200}/[^/\x00-\x1f\x7f]{1,200}$",
+        examples=["import-events/import-events"],
     )
     parameters: dict[str, Any] = Field(default_factory=dict)
 

@@ -123,3 +123,12 @@ def test_an_empty_product_gets_empty_insights_not_errors(client: TestClient, acm
     for name in ("trends", "retention", "stickiness", "lifecycle"):
         assert insight(client, acme, name).status_code == 200, name
     assert insight(client, acme, "funnel", steps=["a", "b"]).status_code == 200
+
+
+def test_ancient_ranges_are_422_not_an_overflow(client: TestClient, acme: Caller) -> None:
+    response = client.get(
+        f"/api/v1/products/{acme.product_id}/analytics",
+        params={"insight": "lifecycle", "from": "0001-01-01", "to": "0002-01-01"},
+        headers=acme.headers,
+    )
+    assert response.status_code == 422

@@ -130,3 +130,9 @@ def test_another_tenants_metrics_are_404(
         headers=globex.headers,
     )
     assert response.status_code == 404
+
+
+def test_dates_outside_the_stores_years_are_422(client: TestClient, acme: Caller) -> None:
+    response = metrics(client, acme, **{"from": "0001-01-01", "to": "0002-01-01"})
+    assert response.status_code == 422
+    assert "between 2000-01-01" in response.json()["detail"]

@@ -189,3 +189,12 @@ def test_without_prefect_workflows_are_503_and_the_rest_still_works(
             f"/api/v1/products/{acme.product_id}/configuration", headers=acme.headers
         )
         assert configuration.status_code == 200
+
+
+def test_a_deployment_name_with_control_characters_is_422(client: TestClient, acme: Caller) -> None:
+    response = client.post(
+        "/api/v1/workflows/create",
+        json={"deployment": "0/\u001f", "parameters": {}},
+        headers=acme.headers,
+    )
+    assert response.status_code == 422
