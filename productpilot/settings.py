@@ -31,6 +31,8 @@ class Settings(BaseSettings):
         log_level: Level for ProductPilot's loggers.
         prefect_api_url: A running Prefect server's API. Unset means an ephemeral,
             in-process server whose state lives in ``home/prefect``.
+        api_cache_seconds: How long the API trusts an authenticated key or a product's
+            owner before checking again (a revoked key works this long at most; 0: never).
     """
 
     model_config = SettingsConfigDict(
@@ -41,6 +43,7 @@ class Settings(BaseSettings):
     database_url: str = ""
     log_level: LogLevel = "INFO"
     prefect_api_url: str | None = None
+    api_cache_seconds: float = Field(default=30, ge=0)
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -14,6 +14,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from productpilot import __version__
+from productpilot.api.cache import TtlCache
 from productpilot.api.prefect_gateway import PrefectGateway
 from productpilot.api.problems import PROBLEM_RESPONSE, install_problem_handlers
 from productpilot.api.routers import analytics, configuration, events, health, metrics, workflows
@@ -53,6 +54,8 @@ def create_app(
     app.state.settings = settings
     app.state.store = store or open_store(settings)
     app.state.workflows = gateway or PrefectGateway(settings.prefect_api_url)
+    app.state.key_cache = TtlCache[int](settings.api_cache_seconds)
+    app.state.product_cache = TtlCache[bool](settings.api_cache_seconds)
     install_problem_handlers(app)
     app.include_router(health.router)
     app.include_router(events.router)

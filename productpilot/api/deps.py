@@ -9,13 +9,14 @@ from fastapi import Depends, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from productpilot.api.cache import TtlCache
 from productpilot.api.problems import ApiError
 from productpilot.db.models import Product
 from productpilot.db.store import Store
 from productpilot.db.tenancy import StoreSession
 from productpilot.errors import NotFoundError
 from productpilot.products import get_product
-from productpilot.tenants import authenticate
+from productpilot.tenants import authenticate, hash_key
 
 bearer = HTTPBearer(auto_error=False, description="A tenant API key: `Bearer pp_...`")
 
@@ -34,16 +35,24 @@ def _unauthorized(detail: str) -> ApiError:
 
 
 async def get_tenant_id(
+    request: Request,
     store: StoreDep,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
 ) -> int:
     """The tenant whose API key authenticated the request (401 otherwise)."""
     if credentials is None:
         raise _unauthorized("an API key is required: 'Authorization: Bearer <key>'")
+    cache: TtlCache[int] = request.app.state.key_cache
+    key = hash_key(credentials.credentials)  # never keep the key itself in memory
+    tenant_id = cache.get(key)
+    if tenant_id is not None:
+        return tenant_id
     try:
-        return await run_in_threadpool(authenticate, store, credentials.credentials)
+        tenant_id = await run_in_threadpool(authenticate, store, credentials.credentials)
     except NotFoundError:
         raise _unauthorized("unknown or revoked API key") from None
+    cache.put(key, tenant_id)
+    return tenant_id
 
 
 TenantId = Annotated[int, Depends(get_tenant_id)]

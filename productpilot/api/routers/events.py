@@ -18,6 +18,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from productpilot.api.body import inline_schema, parse_json, read_limited_body, require_json
+from productpilot.api.cache import TtlCache
 from productpilot.api.deps import ProductId, StoreDep, TenantId
 from productpilot.api.problems import PROBLEM_RESPONSE, ApiError
 from productpilot.db.bulk import event_writer
@@ -75,11 +76,15 @@ def _validate(records: list[Any]) -> tuple[list[EventRow], list[Rejection]]:
     return rows, rejected
 
 
-def _store_events(store: Store, tenant_id: int, product_id: int, rows: list[EventRow]) -> int:
+def _store_events(
+    store: Store, owned: TtlCache[bool], tenant_id: int, product_id: int, rows: list[EventRow]
+) -> int:
     # Resolve ownership in a short session that closes before writing, so one request
-    # never holds two pooled connections.
-    with store.tenant_session(tenant_id) as session:
-        get_product(session, product_id)
+    # never holds two pooled connections; remembered briefly, as it rarely changes.
+    if owned.get((tenant_id, product_id)) is None:
+        with store.tenant_session(tenant_id) as session:
+            get_product(session, product_id)
+        owned.put((tenant_id, product_id), True)
     if not rows:
         return 0
     with event_writer(store.engine, tenant_id, product_id) as writer:
@@ -124,7 +129,9 @@ async def ingest_events(
             kind="too-large",
         )  # fmt: skip
     rows, rejected = _validate(records)
-    inserted = await run_in_threadpool(_store_events, store, tenant_id, product_id, rows)
+    inserted = await run_in_threadpool(
+        _store_events, store, request.app.state.product_cache, tenant_id, product_id, rows
+    )
     if records and not rows:
         raise ApiError(
             422,
