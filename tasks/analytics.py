@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -11,6 +12,7 @@ from prefect import task
 from prefect.artifacts import create_markdown_artifact
 from sqlalchemy import select
 
+from productpilot.analytics.adoption import adoption_change
 from productpilot.analytics.anomalies import anomalies
 from productpilot.analytics.kpis import compute_metrics, needed_events
 from productpilot.analytics.performance import EVENT_NAME as PERFORMANCE_EVENT
@@ -19,15 +21,19 @@ from productpilot.analytics.queries import (
     anomaly_days,
     day_bounds,
     load_events,
+    recent_anomalies,
     save_metric_points,
     save_new_anomalies,
 )
+from productpilot.analytics.recommendations import Recommendation, recommend
 from productpilot.analytics.rollup import DEFAULT_SETTLE, fold_events
 from productpilot.analytics.series import BUILT_IN, Point, metric_series, period_start
 from productpilot.analytics.trends import trend
 from productpilot.db.models import Product, Tenant
 from productpilot.db.store import Store
+from productpilot.db.tenancy import StoreSession
 from productpilot.products import current_configuration
+from productpilot.products.configuration import KPI
 from productpilot.reports.daily import DailyReport, KpiStatus, write_report
 from productpilot.reports.records import record_report
 from productpilot.settings import get_settings
@@ -70,6 +76,9 @@ ANOMALY_EVENT = "productpilot.anomaly.detected"
 #: Namespace of anomaly event ids (uuid5). Never change it: ids would stop matching.
 ANOMALY_NAMESPACE = uuid.UUID("0f3c6f7e-2d4a-4b1e-9c8d-7a5b3e1f2c90")
 WEEKLY = 7
+ADOPTION_WINDOW_DAYS = 7
+ADOPTION_SEGMENTS = (None, "platform", "plan")
+MAX_RECOMMENDATIONS = 10
 #: Three weeks: the detector warms up on three seasons before it judges a point.
 MIN_HISTORY_DAYS = 21
 
@@ -190,6 +199,38 @@ def detect_anomalies(
     return findings
 
 
+def _recommendations(
+    session: StoreSession,
+    product: Product,
+    definitions: Sequence[KPI],
+    kpis: Sequence[KpiStatus],
+    day: date,
+) -> list[Recommendation]:
+    """Recommendations from the KPIs' trends, last week's anomalies and feature adoption
+    this week against last week (overall and per platform and plan)."""
+    week_start = day - timedelta(days=ADOPTION_WINDOW_DAYS - 1)
+    before_start = week_start - timedelta(days=ADOPTION_WINDOW_DAYS)
+    low, high = day_bounds(before_start, day)
+    events = load_events(
+        session, product.id, ["feature_used", "session_start"], low, high, properties=True
+    )
+    current = day_bounds(week_start, day)
+    previous = day_bounds(before_start, week_start - timedelta(days=1))
+    changes = [
+        change
+        for segment in ADOPTION_SEGMENTS
+        for change in adoption_change(events, current=current, previous=previous, segment=segment)
+    ]
+    return recommend(
+        trends={k.metric: k.trend.to_dict() for k in kpis},
+        anomalies=recent_anomalies(session, product.id, week_start, day),
+        adoption_changes=changes,
+        kpis=definitions,
+        latest={k.metric: k.latest for k in kpis if k.latest is not None},
+        as_of=high,
+    )[:MAX_RECOMMENDATIONS]
+
+
 @task(name="build-daily-reports")
 def build_daily_reports(
     product_ids: list[int] | None, day: date, history_days: int = 56
@@ -222,7 +263,12 @@ def build_daily_reports(
                 )
                 for kpi in configuration.kpis
             ]
-            report = DailyReport(product=product.name, day=day, kpis=kpis)
+            report = DailyReport(
+                product=product.name,
+                day=day,
+                kpis=kpis,
+                recommendations=_recommendations(session, product, configuration.kpis, kpis, day),
+            )
             tenant = session.get(Tenant, product.tenant_id)
             directory = settings.home / "reports" / tenant.slug / product.slug
             path = write_report(report, directory)

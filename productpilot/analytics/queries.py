@@ -167,3 +167,27 @@ def anomaly_days(
             )
         )
     ]
+
+
+def recent_anomalies(
+    session: StoreSession, product_id: int, start: date, end: date
+) -> list[dict[str, object]]:
+    """Stored anomalies of ``[start, end]`` as dicts (metric, at, value, band, score)."""
+    low, high = day_bounds(start, end)
+    rows = session.scalars(
+        select(Anomaly)
+        .where(Anomaly.product_id == product_id, Anomaly.at.between(low, high))
+        .order_by(Anomaly.at)
+    )
+    return [
+        {
+            "metric": row.metric,
+            "at": row.at,
+            "value": row.value,
+            "expected": row.expected,
+            "lower": row.lower,
+            "upper": row.upper,
+            "score": row.score,
+        }
+        for row in rows
+    ]

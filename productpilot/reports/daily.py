@@ -13,6 +13,7 @@ from pathlib import Path
 
 from jinja2 import Environment, select_autoescape
 
+from productpilot.analytics.recommendations import Recommendation
 from productpilot.analytics.trends import Trend
 from productpilot.reports.charts import data_uri, line_chart
 
@@ -49,6 +50,7 @@ class DailyReport:
     product: str
     day: date
     kpis: Sequence[KpiStatus]
+    recommendations: Sequence[Recommendation] = ()
     notes: Sequence[str] = field(default_factory=tuple)
 
     def markdown(self) -> str:
@@ -65,6 +67,13 @@ class DailyReport:
                 f"{_status(kpi.on_track)} | {kpi.trend.direction} | "
                 f"{_percent(kpi.trend.week_over_week)} |"
             )
+        if self.recommendations:
+            lines += ["", "## Recommendations", ""]
+            lines += [
+                f"{rank}. **{r.title}** ({r.expected_impact.value:.3g} "
+                f"{r.expected_impact.unit}): {'; '.join(r.evidence)}"
+                for rank, r in enumerate(self.recommendations, start=1)
+            ]
         lines += [""] + [f"- {note}" for note in self.notes]
         return "\n".join(lines)
 
@@ -103,6 +112,11 @@ figure { margin: 1.5rem 0; } img { max-width: 100%; }
 <td>{{ number(kpi.trend.slope_per_day) }}</td><td>{{ number(kpi.trend.p_value) }}</td>
 <td>{{ percent(kpi.trend.week_over_week) }}</td><td>{{ percent(kpi.trend.month_over_month) }}</td>
 </tr>{% endfor %}</table>
+{% if report.recommendations %}<h2>Recommendations</h2><ol>
+{% for r in report.recommendations %}<li><strong>{{ r.title }}</strong>
+(expected impact {{ number(r.expected_impact.value) }} {{ r.expected_impact.unit }};
+{{ r.expected_impact.basis }})<ul>{% for fact in r.evidence %}<li>{{ fact }}</li>{% endfor %}
+</ul></li>{% endfor %}</ol>{% endif %}
 {% for note in report.notes %}<p>{{ note }}</p>{% endfor %}
 {% for kpi, chart in charts %}<figure><img alt="{{ kpi.name }}" src="{{ chart }}"></figure>
 {% endfor %}</body></html>
