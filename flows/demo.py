@@ -13,6 +13,7 @@ from prefect.runtime import flow_run
 
 from flows.analytics import daily_analysis_flow, realtime_rollup_flow
 from flows.ingestion import import_events_flow
+from flows.strategic import market_opportunity_flow, monthly_review_flow
 from productpilot.settings import get_settings
 from tasks.demo import generate_synthetic_data, load_backlog, prepare_demo_product
 
@@ -65,6 +66,10 @@ def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) 
     daily = daily_analysis_flow(
         [product["product_id"]], day=last_day, backfill_days=(last_day - first_day).days + 1
     )
+    [monthly] = monthly_review_flow([product["product_id"]], month=last_day.replace(day=1))
+    [market] = market_opportunity_flow(
+        [product["product_id"]], start=last_day - timedelta(days=27), end=last_day
+    )
 
     summary: dict[str, Any] = {
         "tenant_id": product["tenant_id"],
@@ -85,5 +90,7 @@ def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) 
     summary["files"]["summary"] = str(summary_path)
     for report in daily["reports"]:
         summary["files"]["daily report"] = report["path"]
+    summary["files"]["monthly review"] = monthly["path"]
+    summary["files"]["market opportunities"] = market["path"]
     create_markdown_artifact(_summary_markdown(summary), key="productpilot-demo")
     return summary

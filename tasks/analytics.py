@@ -30,7 +30,6 @@ from productpilot.analytics.rollup import DEFAULT_SETTLE, fold_events
 from productpilot.analytics.series import BUILT_IN, Point, metric_series, period_start
 from productpilot.analytics.trends import trend
 from productpilot.db.models import Product, Tenant
-from productpilot.db.store import Store
 from productpilot.db.tenancy import StoreSession
 from productpilot.products import current_configuration
 from productpilot.products.configuration import KPI
@@ -38,7 +37,7 @@ from productpilot.reports.daily import DailyReport, KpiStatus, write_report
 from productpilot.reports.records import record_report
 from productpilot.settings import get_settings
 from tasks.retries import TRANSIENT_STORE_ERRORS, retry_on
-from tasks.store import task_store
+from tasks.store import products_in_scope, task_store
 
 
 @task(
@@ -90,21 +89,13 @@ def observed(points: list[Point]) -> list[Point]:
     return points[first:]
 
 
-def _products(store: Store, product_ids: list[int] | None) -> list[Product]:
-    with store.system_session() as session:
-        query = select(Product).order_by(Product.id)
-        if product_ids is not None:
-            query = query.where(Product.id.in_(product_ids))
-        return list(session.scalars(query))
-
-
 @task(name="products-at-local-hour")
 def products_at_local_hour(hour: int, now: datetime | None = None) -> list[int]:
     """The products whose own time zone reads ``hour`` o'clock now (for hourly schedules)."""
     moment = now or datetime.now(UTC)
     return [
         product.id
-        for product in _products(task_store(), None)
+        for product in products_in_scope(task_store(), None)
         if moment.astimezone(ZoneInfo(product.timezone)).hour == hour
     ]
 
@@ -126,7 +117,7 @@ def compute_kpis(
     store = task_store()
     start = day - timedelta(days=backfill_days - 1)
     stored: dict[int, int] = {}
-    for product in _products(store, product_ids):
+    for product in products_in_scope(store, product_ids):
         with store.tenant_session(product.tenant_id) as session:
             definitions = current_configuration(session, product).metrics
             if not definitions:
@@ -161,7 +152,7 @@ def detect_anomalies(
     start = day - timedelta(days=history_days - 1)
     recent = day - timedelta(days=recent_days - 1)
     findings = []
-    for product in _products(store, product_ids):
+    for product in products_in_scope(store, product_ids):
         with store.tenant_session(product.tenant_id) as session:
             configuration = current_configuration(session, product)
             watched = list(dict.fromkeys([k.metric for k in configuration.kpis] + list(BUILT_IN)))
@@ -240,7 +231,7 @@ def build_daily_reports(
     settings = get_settings()
     start = day - timedelta(days=history_days - 1)
     written = []
-    for product in _products(store, product_ids):
+    for product in products_in_scope(store, product_ids):
         with store.tenant_session(product.tenant_id) as session:
             configuration = current_configuration(session, product)
             names = [kpi.metric for kpi in configuration.kpis]
@@ -298,7 +289,7 @@ def evaluate_performance_rules(
     store = task_store()
     moment = now or datetime.now(UTC)
     findings = []
-    for product in _products(store, product_ids):
+    for product in products_in_scope(store, product_ids):
         with store.tenant_session(product.tenant_id) as session:
             rules = current_configuration(session, product).performance_rules
             if not rules:
