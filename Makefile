@@ -36,6 +36,7 @@ bench: install
 	$(BIN)/python benchmarks/import_events.py
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/analytics.py
+	$(BIN)/python benchmarks/daily_flow.py
 	$(BIN)/python benchmarks/nab.py
 
 clean:
