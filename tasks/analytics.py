@@ -27,7 +27,7 @@ from productpilot.analytics.queries import (
 )
 from productpilot.analytics.recommendations import Recommendation, recommend
 from productpilot.analytics.rollup import DEFAULT_SETTLE, fold_events
-from productpilot.analytics.series import BUILT_IN, Point, metric_series, period_start
+from productpilot.analytics.series import BUILT_IN, metric_series, observed, period_start
 from productpilot.analytics.trends import trend
 from productpilot.db.models import Product, Tenant
 from productpilot.db.tenancy import StoreSession
@@ -80,13 +80,6 @@ ADOPTION_SEGMENTS = (None, "platform", "plan")
 MAX_RECOMMENDATIONS = 10
 #: Three weeks: the detector warms up on three seasons before it judges a point.
 MIN_HISTORY_DAYS = 21
-
-
-def observed(points: list[Point]) -> list[Point]:
-    """The series from its first non-zero value: zero-filled days before a product had any
-    data are not history, and growth from them would look like a run of records."""
-    first = next((i for i, p in enumerate(points) if p.value != 0), len(points))
-    return points[first:]
 
 
 @task(name="products-at-local-hour")

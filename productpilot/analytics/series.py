@@ -150,3 +150,10 @@ def metric_series(
             points = _stored(session, product_id, metric, start, end, granularity)
         found.append(Series(metric, points))
     return found
+
+
+def observed(points: list[Point]) -> list[Point]:
+    """The series from its first non-zero value: zero-filled days before a product had any
+    data are not history, and growth from them would look like a run of records."""
+    first = next((i for i, p in enumerate(points) if p.value != 0), len(points))
+    return points[first:]

@@ -7,12 +7,11 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from productpilot.analytics.series import Point
 from productpilot.db.models import Anomaly, EventCountDaily
 from productpilot.products import create_product
 from productpilot.runtime import open_store
 from productpilot.tenants import create_tenant
-from tasks.analytics import detect_anomalies, observed
+from tasks.analytics import detect_anomalies
 
 START = date(2026, 6, 1)
 SPIKE = START + timedelta(days=45)
@@ -62,9 +61,3 @@ def test_growth_and_weekends_alone_are_not_anomalies(home: Path) -> None:
     tenant_id, product_id = seed_counts(spike=False)
     detect_anomalies.fn([product_id], LAST, recent_days=60)
     assert stored(tenant_id) == []
-
-
-def test_days_before_a_product_had_data_are_not_history() -> None:
-    points = [Point(START + timedelta(days=i), v) for i, v in enumerate([0, 0, 3, 0, 5])]
-    assert [p.value for p in observed(points)] == [3, 0, 5]
-    assert observed([Point(START, 0.0)]) == []
