@@ -43,25 +43,11 @@ TARGET_PEAK_MB = 300
 
 def ensure_data(directory: Path, rows: int, seed: int) -> Path:
     """A JSON Lines file of exactly ``rows`` synthetic events (generated once, then reused)."""
-    from productpilot.synthetic import SyntheticConfig, generate
+    from benchmarks.data import synthetic_jsonl
+    from productpilot.synthetic import SyntheticConfig
 
-    path = directory / f"events-{rows}-seed{seed}.jsonl"
-    if path.exists():
-        return path
-    directory.mkdir(parents=True, exist_ok=True)
     config = SyntheticConfig.for_event_count(int(rows * 1.15), seed=seed)
-    partial = path.with_suffix(".partial")
-    written = 0
-    with partial.open("wb") as out:
-        for event in generate(config).events():
-            out.write(orjson.dumps(event) + b"\n")
-            written += 1
-            if written == rows:
-                break
-    if written < rows:
-        raise SystemExit(f"the generator made only {written} events, fewer than {rows}")
-    partial.rename(path)
-    return path
+    return synthetic_jsonl(directory / f"events-{rows}-seed{seed}.jsonl", rows, config)
 
 
 # --- worker side: one measurement in a fresh process ------------------------------------

@@ -74,28 +74,15 @@ PERIOD_ENDS_DAYS_AGO = 5
 
 def ensure_data(directory: Path, events: int, seed: int) -> Path:
     """A JSON Lines file of exactly ``events`` recent synthetic events (made once per day)."""
-    from productpilot.synthetic import SyntheticConfig, generate
+    from benchmarks.data import synthetic_jsonl
+    from productpilot.synthetic import SyntheticConfig
 
     start = date.today() - timedelta(days=PERIOD_DAYS + PERIOD_ENDS_DAYS_AGO)
-    path = directory / f"ingest-{events}-seed{seed}-{start.isoformat()}.jsonl"
-    if path.exists():
-        return path
-    directory.mkdir(parents=True, exist_ok=True)
     config = SyntheticConfig.for_event_count(
         int(events * 1.05) + 100, seed=seed, start=start, days=PERIOD_DAYS
     )
-    partial = path.with_suffix(".partial")
-    written = 0
-    with partial.open("wb") as out:
-        for event in generate(config).events():
-            out.write(orjson.dumps(event) + b"\n")
-            written += 1
-            if written == events:
-                break
-    if written < events:
-        raise SystemExit(f"the generator made only {written} events, fewer than {events}")
-    partial.rename(path)
-    return path
+    path = directory / f"ingest-{events}-seed{seed}-{start.isoformat()}.jsonl"
+    return synthetic_jsonl(path, events, config)
 
 
 def read_batches(path: Path, size: int) -> list[list[dict[str, Any]]]:
