@@ -183,23 +183,22 @@ class Driver:
 
 
 @dataclass(frozen=True, slots=True)
-class KPIReview:
-    """A KPI over one month.
+class KPIComparison:
+    """A KPI over a period against the period before and against its target.
 
     Attributes:
         name: the KPI's name.
         metric: the metric it tracks.
         target: its target (``None`` if it has none).
         direction: ``"increase"`` or ``"decrease"`` (which side of the target is good).
-        current: mean daily value over the month (``None`` without data).
-        previous: mean daily value over the previous month.
+        current: mean daily value over the period (``None`` without data).
+        previous: mean daily value over the period before.
         change: ``current - previous``.
         relative_change: ``change / previous`` (``None`` when ``previous`` is 0 or missing).
         attained: whether ``current`` meets the target (``None`` without target or data).
         gap: distance still to go: ``target - current`` for ``increase``,
             ``current - target`` for ``decrease``; ``<= 0`` when attained.
-        days: days with a value in the month.
-        drivers: segments ranked by contribution to the change (empty without breakdown).
+        days: days with a value in the period.
     """
 
     name: str
@@ -213,7 +212,6 @@ class KPIReview:
     attained: bool | None
     gap: float | None
     days: int
-    drivers: tuple[Driver, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -228,7 +226,35 @@ class KPIReview:
             "attained": self.attained,
             "gap": json_float(self.gap),
             "days": self.days,
-            "drivers": [driver.to_dict() for driver in self.drivers],
+        }
+
+
+def _compare(
+    kpi: KPILike, daily: pd.Series, now: tuple[int, int], before: tuple[int, int]
+) -> tuple[pd.Series, tuple[Any, ...]]:
+    """The KPI's values in ``now`` and its :class:`KPIComparison` fields, in field order."""
+    this = _window(daily, *now)
+    current, previous = _mean(this), _mean(_window(daily, *before))
+    change, relative = _change(current, previous)
+    attained, gap = _target(kpi, current)
+    fields = (kpi.name, kpi.metric, kpi.target, kpi.direction, current, previous, change)
+    return this, (*fields, relative, attained, gap, len(this))
+
+
+@dataclass(frozen=True, slots=True)
+class KPIReview(KPIComparison):
+    """A KPI over one month (see :class:`KPIComparison`), with what drove its change.
+
+    Attributes:
+        drivers: segments ranked by contribution to the change (empty without breakdown).
+    """
+
+    drivers: tuple[Driver, ...] = ()
+
+    def to_dict(self) -> dict[str, Any]:
+        # Explicit base call: zero-argument super() does not work in slotted dataclasses.
+        return KPIComparison.to_dict(self) | {
+            "drivers": [driver.to_dict() for driver in self.drivers]
         }
 
 
@@ -372,11 +398,7 @@ def monthly_review(
     before = _month_days(current_month - 1, 1)
     rows = []
     for kpi in kpis:
-        daily = _daily(series.get(kpi.metric))
-        this = _window(daily, *now)
-        current, previous = _mean(this), _mean(_window(daily, *before))
-        change, relative = _change(current, previous)
-        attained, gap = _target(kpi, current)
+        _this, compared = _compare(kpi, _daily(series.get(kpi.metric)), now, before)
         segments = (breakdowns or {}).get(kpi.metric)
         ranked = (
             drivers(
@@ -388,22 +410,7 @@ def monthly_review(
             if segments
             else ()
         )
-        rows.append(
-            KPIReview(
-                kpi.name,
-                kpi.metric,
-                kpi.target,
-                kpi.direction,
-                current,
-                previous,
-                change,
-                relative,
-                attained,
-                gap,
-                len(this),
-                ranked,
-            )
-        )
+        rows.append(KPIReview(*compared, ranked))
     return MonthlyReview(
         period_first_day(current_month, "month"),
         period_first_day(current_month - 1, "month"),
@@ -416,21 +423,10 @@ def monthly_review(
 
 
 @dataclass(frozen=True, slots=True)
-class KPIQuarter:
-    """A KPI over one quarter, with the next quarter's forecast.
+class KPIQuarter(KPIComparison):
+    """A KPI over one quarter (see :class:`KPIComparison`), with the next quarter's forecast.
 
     Attributes:
-        name: the KPI's name.
-        metric: the metric it tracks.
-        target: its target (``None`` if it has none).
-        direction: ``"increase"`` or ``"decrease"``.
-        current: mean daily value over the quarter (``None`` without data).
-        previous: mean daily value over the previous quarter.
-        change: ``current - previous``.
-        relative_change: ``change / previous`` (``None`` when ``previous`` is 0 or missing).
-        attained: whether the quarter's mean meets the target.
-        gap: distance still to go (see :class:`KPIReview`); ``<= 0`` when attained.
-        days: days with a value in the quarter.
         days_meeting_target: share of those days whose value meets the target.
         forecast: monthly-mean forecast of the next quarter's three months.
         next_mean: mean of the three forecast means (``None`` without forecast).
@@ -440,17 +436,6 @@ class KPIQuarter:
         next_attained: whether ``next_mean`` meets the target.
     """
 
-    name: str
-    metric: str
-    target: float | None
-    direction: str
-    current: float | None
-    previous: float | None
-    change: float | None
-    relative_change: float | None
-    attained: bool | None
-    gap: float | None
-    days: int
     days_meeting_target: float | None
     forecast: Forecast
     next_mean: float | None
@@ -459,18 +444,7 @@ class KPIQuarter:
     next_attained: bool | None
 
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "metric": self.metric,
-            "target": json_float(self.target),
-            "direction": self.direction,
-            "current": json_float(self.current),
-            "previous": json_float(self.previous),
-            "change": json_float(self.change),
-            "relative_change": json_float(self.relative_change),
-            "attained": self.attained,
-            "gap": json_float(self.gap),
-            "days": self.days,
+        return KPIComparison.to_dict(self) | {
             "days_meeting_target": json_float(self.days_meeting_target),
             "forecast": self.forecast.to_dict(),
             "next_mean": json_float(self.next_mean),
@@ -554,10 +528,7 @@ def quarterly_assessment(
     rows = []
     for kpi in kpis:
         daily = _daily(series.get(kpi.metric))
-        this = _window(daily, *now)
-        current, previous = _mean(this), _mean(_window(daily, *before))
-        change, relative = _change(current, previous)
-        attained, gap = _target(kpi, current)
+        this, compared = _compare(kpi, daily, now, before)
         meeting = None
         if kpi.target is not None and len(this):
             target, direction = kpi.target, kpi.direction
@@ -569,17 +540,7 @@ def quarterly_assessment(
         next_attained = _target(kpi, next_mean)[0]
         rows.append(
             KPIQuarter(
-                kpi.name,
-                kpi.metric,
-                kpi.target,
-                kpi.direction,
-                current,
-                previous,
-                change,
-                relative,
-                attained,
-                gap,
-                len(this),
+                *compared,
                 meeting,
                 predicted,
                 next_mean,
