@@ -10,7 +10,6 @@ from zoneinfo import ZoneInfo
 
 from prefect import task
 from prefect.artifacts import create_markdown_artifact
-from sqlalchemy import select
 
 from productpilot.analytics.adoption import adoption_change
 from productpilot.analytics.anomalies import anomalies
@@ -57,16 +56,11 @@ def fold_new_events(
     """
     store = task_store()
     settle = DEFAULT_SETTLE if settle_seconds is None else timedelta(seconds=settle_seconds)
-    with store.system_session() as session:
-        query = select(Product.id, Product.tenant_id).order_by(Product.id)
-        if product_ids is not None:
-            query = query.where(Product.id.in_(product_ids))
-        products = session.execute(query).all()
     results = []
-    for product_id, tenant_id in products:
-        result = fold_events(store, tenant_id, product_id, settle=settle)
+    for product in products_in_scope(store, product_ids):
+        result = fold_events(store, product.tenant_id, product.id, settle=settle)
         results.append(
-            {"product_id": product_id, "events": result.events, "watermark": result.watermark}
+            {"product_id": product.id, "events": result.events, "watermark": result.watermark}
         )
     return results
 
