@@ -401,12 +401,21 @@ class Launch(TenantOwned, Timestamped, Base):
 
 
 class Notification(TenantOwned, Timestamped, Base):
-    """The transactional outbox: recorded before sending, marked after."""
+    """The transactional outbox: recorded before sending, marked after.
+
+    One row per finding and recipient. ``status`` is one of ``grouping`` (a digest still
+    collecting findings), ``grouped`` (a finding waiting in digest ``digest_id``),
+    ``pending`` (due at ``not_before``), ``sending`` (claimed at ``claimed_at``), ``sent``,
+    ``held`` (no credentials for the channel: kept until ``productpilot outbox retry``) and
+    ``failed`` (needs a person: see ``last_error``). See :mod:`productpilot.notify`.
+    """
 
     __tablename__ = "notifications"
     __table_args__ = (
         Index("ix_notifications_status_not_before", "status", "not_before"),
         Index("ix_notifications_dedupe_key", "tenant_id", "dedupe_key"),
+        # Rate limits and digests look up a recipient's recent notifications.
+        Index("ix_notifications_channel_recipient", "tenant_id", "channel", "recipient"),
     )
 
     id: Mapped[int] = mapped_column(BigID, primary_key=True, autoincrement=True)
@@ -426,6 +435,21 @@ class Notification(TenantOwned, Timestamped, Base):
     external_id: Mapped[str | None] = mapped_column(String(200))
     sent_at: Mapped[datetime | None]
     acknowledged_at: Mapped[datetime | None]
+    #: Which configured route produced it (its index and a hash of its definition).
+    route_key: Mapped[str] = mapped_column(String(64), default="")
+    #: How many findings with the same dedupe key were folded into it (not sent again).
+    suppressed: Mapped[int] = mapped_column(default=0)
+    #: The vendor thread later notifications about the same problem join (Slack ``ts``).
+    thread_id: Mapped[str | None] = mapped_column(String(200))
+    claimed_at: Mapped[datetime | None]
+    #: The digest this finding was grouped into (its status follows the digest's).
+    digest_id: Mapped[int | None] = mapped_column(
+        BigID, ForeignKey("notifications.id", ondelete="CASCADE"), index=True
+    )
+    #: The unacknowledged critical notification this one escalates.
+    escalation_of: Mapped[int | None] = mapped_column(
+        BigID, ForeignKey("notifications.id", ondelete="SET NULL")
+    )
 
 
 class DeadLetter(TenantOwned, Timestamped, Base):

@@ -14,6 +14,7 @@ Example:
 
 from __future__ import annotations
 
+from datetime import time
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -118,22 +119,94 @@ class PerformanceRule(_Section):
         return self.property or defaults[self.signal]
 
 
-class NotificationRoute(_Section):
-    """Which findings go where. Empty ``kinds``/``severities`` match everything."""
+class QuietHours(_Section):
+    """Hours in the recipients' own time zone when non-critical notifications wait.
 
-    kinds: list[str] = Field(default_factory=list)
-    severities: list[Literal["info", "warning", "critical"]] = Field(default_factory=list)
+    A notification due inside them is deferred to their end, never dropped. ``start`` after
+    ``end`` spans midnight (22:00-07:00).
+    """
+
+    start: time
+    end: time
+    timezone: str = Field(min_length=1, max_length=64)
+    critical_too: bool = False
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        return validate_timezone(value)
+
+
+class Escalation(_Section):
+    """Where a critical notification goes when nobody acknowledged it in time."""
+
+    after_minutes: int = Field(ge=1, le=7 * 24 * 60)
     channel: Literal["slack", "teams", "email", "outbox"]
     recipients: list[str] = Field(min_length=1)
 
 
+NotificationChannel = Literal["slack", "teams", "email", "outbox", "jira", "linear", "github"]
+TICKET_CHANNELS = frozenset({"jira", "linear", "github"})
+
+
+class NotificationRoute(_Section):
+    """Which findings go where, and how patiently.
+
+    ``kinds`` are patterns (``productpilot.anomaly.*``); empty ``kinds``/``severities``
+    match everything. For ``jira``, ``linear`` and ``github`` the route opens a ticket (one per
+    problem: a recurrence is a comment) and ``recipients`` are projects, team keys or
+    ``owner/repo``.
+
+    Attributes:
+        dedupe_minutes: Findings with the same dedupe key within this window are one
+            notification (0: every finding is sent).
+        group_wait_minutes: Non-critical findings wait this long to be sent together as one
+            digest (0: each on its own). Critical ones never wait.
+        group_interval_minutes: After a digest went out, the next one for this recipient
+            waits at least this long.
+        max_per_hour: At most this many notifications per recipient and hour; beyond it
+            non-critical findings join the next digest and critical ones wait for a slot.
+        quiet_hours: When non-critical notifications are deferred.
+        escalation: Where unacknowledged critical notifications go next.
+    """
+
+    kinds: list[str] = Field(default_factory=list)
+    severities: list[Literal["info", "warning", "critical"]] = Field(default_factory=list)
+    channel: NotificationChannel
+    recipients: list[str] = Field(min_length=1)
+    dedupe_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    group_wait_minutes: int = Field(default=5, ge=0, le=24 * 60)
+    group_interval_minutes: int = Field(default=60, ge=0, le=7 * 24 * 60)
+    max_per_hour: int | None = Field(default=30, ge=1)
+    quiet_hours: QuietHours | None = None
+    escalation: Escalation | None = None
+
+    @model_validator(mode="after")
+    def _escalation_needs_an_alert_channel(self) -> NotificationRoute:
+        if self.escalation is not None and self.channel in TICKET_CHANNELS:
+            raise ValueError("escalation applies to alerts, not to ticket routes")
+        return self
+
+
 class IntegrationMapping(_Section):
-    """Where this product lives in the team's tools."""
+    """Where this product lives in the team's tools, and which credentials reach them.
+
+    ``blocks`` names the Prefect Block documents holding each vendor's credentials
+    (``prefect_slack.SlackCredentials``, ``prefect_github.GitHubCredentials``,
+    ``prefect_email.EmailServerCredentials``, ProductPilot's Jira/Linear/Figma blocks); a
+    vendor without one keeps its notifications in the outbox. ``teams_webhooks`` maps a
+    Teams recipient name to the Teams webhook block that posts to it.
+    """
 
     jira_project: str | None = None
     linear_team: str | None = None
     github_repository: str | None = Field(default=None, pattern=r"^[\w.-]+/[\w.-]+$")
     figma_files: list[str] = Field(default_factory=list)
+    blocks: dict[Literal["slack", "jira", "linear", "github", "figma", "email"], str] = Field(
+        default_factory=dict
+    )
+    teams_webhooks: dict[str, str] = Field(default_factory=dict)
+    email_sender: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
 
 
 Vendor = Literal["github", "jira", "linear", "figma", "slack"]
