@@ -13,7 +13,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
-from productpilot.cli import db, events, products, tenants
+from productpilot.cli import db, events, outbox, products, tenants
 from productpilot.cli.api import api
 from productpilot.cli.demo import demo
 from productpilot.cli.output import fail
@@ -46,6 +46,7 @@ app.add_typer(tenants.app, name="tenants")
 app.add_typer(products.app, name="products")
 app.add_typer(events.app, name="events")
 app.add_typer(db.app, name="db")
+app.add_typer(outbox.app, name="outbox")
 app.command("demo")(demo)
 app.command("api")(api)
 

@@ -123,19 +123,20 @@ def _deliver_one(
         previous = outbox.first_delivery(session, row)
         thread = Delivery(previous.external_id or "", previous.thread_id) if previous else None
         channel, recipient, product_id = row.channel, row.recipient, row.product_id
-    target = OUTBOX if channel == "outbox" else resolve(product_id, channel)
     outcome: dict[str, Any]
-    if target is None:
-        outcome = {
-            "status": "held",
-            "last_error": f"no {channel} credentials are configured for this product: "
-            "kept in the outbox (configure them, then `productpilot outbox retry`)",
-        }
-    else:
-        try:
+    try:
+        # Inside the try: a configured but missing or broken credential is a VendorError.
+        target = OUTBOX if channel == "outbox" else resolve(product_id, channel)
+        if target is None:
+            outcome = {
+                "status": "held",
+                "last_error": f"no {channel} credentials are configured for this product: "
+                "kept in the outbox (configure them, then `productpilot outbox retry`)",
+            }
+        else:
             outcome = _send(target, channel, recipient, message, thread, recovering)
-        except VendorError as error:
-            outcome = _failure(error, row.attempts, now)
+    except VendorError as error:
+        outcome = _failure(error, row.attempts, now)
     with store.tenant_session(tenant_id) as session:
         _mark(session, notification_id, outcome, now, report)
 

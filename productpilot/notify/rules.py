@@ -19,7 +19,7 @@ from fnmatch import fnmatchcase
 from zoneinfo import ZoneInfo
 
 from productpilot.notify.message import Finding
-from productpilot.products.configuration import NotificationRoute, QuietHours
+from productpilot.products.configuration import TICKET_CHANNELS, NotificationRoute, QuietHours
 
 HOUR = timedelta(hours=1)
 
@@ -32,7 +32,10 @@ def route_key(index: int, route: NotificationRoute) -> str:
 
 
 def matches(route: NotificationRoute, finding: Finding) -> bool:
-    """Whether ``finding`` takes ``route`` (kinds are shell-style patterns)."""
+    """Whether ``finding`` takes ``route`` (kinds are shell-style patterns). Ticket routes
+    take only findings that ask for a ticket (a daily report opens none)."""
+    if route.channel in TICKET_CHANNELS and not finding.ticket:
+        return False
     if route.severities and finding.severity not in route.severities:
         return False
     return not route.kinds or any(fnmatchcase(finding.kind, kind) for kind in route.kinds)

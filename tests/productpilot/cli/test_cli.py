@@ -38,6 +38,10 @@ def acme(home: Path) -> str:
         ["events", "import", "--help"],
         ["demo", "--help"],
         ["db", "upgrade", "--help"],
+        ["outbox", "list", "--help"],
+        ["outbox", "show", "--help"],
+        ["outbox", "retry", "--help"],
+        ["outbox", "ack", "--help"],
     ],
 )
 def test_every_command_explains_itself(command: list[str]) -> None:

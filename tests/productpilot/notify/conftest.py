@@ -39,6 +39,7 @@ def finding(
     key: str = "",
     product_id: int = 0,
     occurred: datetime | None = None,
+    ticket: bool = True,
 ) -> Finding:
     return Finding(
         kind=kind,
@@ -49,4 +50,5 @@ def finding(
         dedupe_key=key,
         facts=(("metric", "signups"),),
         occurred_at=occurred,
+        ticket=ticket,
     )

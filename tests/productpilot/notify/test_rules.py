@@ -34,6 +34,16 @@ class TestMatching:
         assert not matches(route, finding(severity="warning"))
         assert not matches(route, finding("productpilot.gate.failed", "critical"))
 
+    def test_ticket_routes_take_only_findings_that_ask_for_a_ticket(self) -> None:
+        jira = NotificationRoute(channel="jira", recipients=["OPS"])
+        report = Finding(
+            kind="productpilot.report.daily", severity="info", product_id=1, subject="s"
+        )
+        assert not matches(jira, report)
+        assert matches(
+            jira, Finding(kind="k", severity="info", product_id=1, subject="s", ticket=True)
+        )
+
     def test_route_keys_change_when_the_route_changes(self) -> None:
         one = NotificationRoute(channel="slack", recipients=["#a"])
         two = NotificationRoute(channel="slack", recipients=["#a"], dedupe_minutes=5)
