@@ -1,1 +1,2 @@
-"""Linear: inbound webhooks (:mod:`integrations.linear.webhooks`)."""
+"""Linear: inbound webhooks (:mod:`integrations.linear.webhooks`); outbound, the GraphQL hook
+(:mod:`~integrations.linear.client`), its credentials block and the issue tracker."""
