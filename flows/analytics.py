@@ -16,6 +16,7 @@ from tasks.analytics import (
     products_at_local_hour,
 )
 from tasks.events import emit_findings
+from tasks.notify import deliver_notifications, route_findings
 
 
 @flow(name="realtime-rollup", log_prints=True)
@@ -63,15 +64,22 @@ def daily_analysis_flow(
     if findings:
         emit_findings(findings)
     reports = build_daily_reports(product_ids, day)
+    # The report is handed to the router like every finding; routes decide who gets it,
+    # grouped into digests with whatever else happened.
+    routed = route_findings(
+        [f["notification"] for f in findings] + [r["notification"] for r in reports]
+    )
+    delivered = deliver_notifications(product_ids)
     print(
         f"{sum(stored.values())} metric values stored, {len(findings)} new anomalies, "
-        f"{len(reports)} reports written"
+        f"{len(reports)} reports written, {delivered['sent']} notifications sent"
     )
     return {
         "day": day.isoformat(),
         "metric_values": stored,
         "anomalies": [f["payload"] for f in findings],
-        "reports": reports,
+        "reports": [{k: v for k, v in r.items() if k != "notification"} for r in reports],
+        "notifications": {"routed": routed, "delivered": delivered},
     }
 
 
@@ -82,5 +90,7 @@ def performance_monitor_flow(product_ids: list[int] | None = None) -> list[dict[
     findings = evaluate_performance_rules(product_ids)
     if findings:
         emit_findings(findings)
+        route_findings([f["notification"] for f in findings])
+        deliver_notifications(product_ids)
     print(f"{len(findings)} performance rules breached")
-    return findings
+    return [{k: v for k, v in f.items() if k != "notification"} for f in findings]

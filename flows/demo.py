@@ -18,6 +18,15 @@ from productpilot.settings import get_settings
 from tasks.demo import generate_synthetic_data, load_backlog, prepare_demo_product
 
 
+def _notifications(notifications: dict[str, Any]) -> str:
+    routed, delivered = notifications["routed"], notifications["delivered"]
+    return (
+        f"{routed['findings']} findings routed: {delivered['sent']} sent to the outbox, "
+        f"{delivered['held']} held for credentials, {routed['suppressed']} duplicates folded "
+        "(`productpilot outbox list`)"
+    )
+
+
 def _summary_markdown(summary: dict[str, Any]) -> str:
     imported = summary["import"]
     lines = [
@@ -32,6 +41,7 @@ def _summary_markdown(summary: dict[str, Any]) -> str:
         f"| rollup | {summary['rollup']['events']:,} events folded into daily rollups |",
         f"| daily analysis | {sum(summary['daily']['metric_values'].values()):,} KPI values "
         f"stored, report for {summary['daily']['day']} |",
+        f"| notifications | {_notifications(summary['daily']['notifications'])} |",
         f"| backlog | {summary['backlog']['created']} created, "
         f"{summary['backlog']['updated']} updated, "
         f"{summary['backlog']['dependencies']} dependencies |",

@@ -50,9 +50,12 @@ def demo_configuration() -> dict[str, Any]:
         {"name": "reliability", "metric": "error_rate", "target": 0.01, "direction": "decrease"},
         {"name": "satisfaction", "metric": "nps", "target": 40},
     ]
+    # Offline, the outbox is the channel; the Jira route shows a ticket that waits for
+    # credentials ("held") instead of vanishing.
     routes = [
         {"severities": ["critical"], "channel": "outbox", "recipients": ["#incidents"]},
-        {"channel": "outbox", "recipients": ["#product-updates"]},
+        {"kinds": ["productpilot.anomaly.*"], "channel": "jira", "recipients": ["WEB"]},
+        {"channel": "outbox", "recipients": ["#product-updates"], "group_wait_minutes": 0},
     ]
     gates = [
         {"name": "checks-green", "kind": "required_checks"},

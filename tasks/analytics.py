@@ -30,6 +30,7 @@ from productpilot.analytics.series import BUILT_IN, metric_series, observed, per
 from productpilot.analytics.trends import trend
 from productpilot.db.models import Product, Tenant
 from productpilot.db.tenancy import StoreSession
+from productpilot.notify.findings import anomaly_finding, daily_report_finding, performance_finding
 from productpilot.products import current_configuration
 from productpilot.products.configuration import KPI
 from productpilot.reports.daily import DailyReport, KpiStatus, write_report
@@ -133,7 +134,8 @@ def detect_anomalies(
 
     Watched: every KPI's metric, daily active users and the event count. Only anomalies on
     the ``recent_days`` up to ``day`` are recorded (older days were judged by earlier runs),
-    each once; the new ones are returned as findings to emit.
+    each once; the new ones are returned as findings to emit (each with its
+    ``notification`` for the router).
     """
     store = task_store()
     start = day - timedelta(days=history_days - 1)
@@ -154,6 +156,16 @@ def detect_anomalies(
                 judged_from = max(recent, points[MIN_HISTORY_DAYS].period)
                 found = [a for a in found if a.at.date() >= judged_from]
                 for row in save_new_anomalies(session, product.id, series.metric, found):
+                    payload = {
+                        "anomaly_id": row.id,
+                        "metric": row.metric,
+                        "at": row.at.isoformat(),
+                        "value": row.value,
+                        "expected": row.expected,
+                        "lower": row.lower,
+                        "upper": row.upper,
+                        "score": row.score,
+                    }
                     findings.append(
                         {
                             "name": ANOMALY_EVENT,
@@ -162,16 +174,8 @@ def detect_anomalies(
                             "event_id": str(
                                 uuid.uuid5(ANOMALY_NAMESPACE, f"{product.id}:{row.metric}:{row.at}")
                             ),
-                            "payload": {
-                                "anomaly_id": row.id,
-                                "metric": row.metric,
-                                "at": row.at.isoformat(),
-                                "value": row.value,
-                                "expected": row.expected,
-                                "lower": row.lower,
-                                "upper": row.upper,
-                                "score": row.score,
-                            },
+                            "payload": payload,
+                            "notification": anomaly_finding(product.id, payload),
                         }
                     )
     return findings
@@ -264,7 +268,14 @@ def build_daily_reports(
             key=f"daily-report-product-{product.id}",
             description=f"Daily report for {product.name}, {day.isoformat()}",
         )
-        written.append({"product_id": product.id, "path": str(path.absolute()), "kpis": len(kpis)})
+        written.append(
+            {
+                "product_id": product.id,
+                "path": str(path.absolute()),
+                "kpis": len(kpis),
+                "notification": daily_report_finding(product.id, report, path),
+            }
+        )
     return written
 
 
@@ -272,7 +283,8 @@ def build_daily_reports(
 def evaluate_performance_rules(
     product_ids: list[int] | None = None, now: datetime | None = None
 ) -> list[dict[str, Any]]:
-    """Check every product's performance rules; returns the breaches as findings to emit."""
+    """Check every product's performance rules; returns the breaches as findings to emit
+    (each with its ``notification`` for the router)."""
     store = task_store()
     moment = now or datetime.now(UTC)
     findings = []
@@ -298,6 +310,7 @@ def evaluate_performance_rules(
                     "tenant_id": product.tenant_id,
                     "event_id": str(breach.event_id(product.id)),
                     "payload": breach.payload(),
+                    "notification": performance_finding(product.id, breach.payload()),
                 }
             )
     return findings

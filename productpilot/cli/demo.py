@@ -57,6 +57,13 @@ def _print_summary(summary: dict[str, Any], database_url: str, prefect_home: str
         f"{len(daily['anomalies'])} anomalies detected (stored with their expected band and "
         f"emitted as productpilot.anomaly.detected); report for {daily['day']} written."
     )
+    routed = daily["notifications"]["routed"]
+    delivered = daily["notifications"]["delivered"]
+    console.print(
+        f"Notifications: {routed['findings']} findings routed, {delivered['sent']} sent to the "
+        f"outbox, {delivered['held']} held until credentials are configured, "
+        f"{routed['suppressed']} duplicates folded; see them with `productpilot outbox list`."
+    )
     if summary["api_key"]:
         console.print(f"Demo tenant API key (shown once): [bold]{summary['api_key']}[/]")
     table = Table("what", "where")
