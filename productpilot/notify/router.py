@@ -106,7 +106,9 @@ def _route_one(
     report: RoutingReport,
 ) -> None:
     channel = definition.channel
-    dedupe_key = finding.key()[:200]
+    # Scoped to the product: the same anomaly key in two products is two problems, in the
+    # outbox, in Slack threads and in ticket trackers alike.
+    dedupe_key = f"{product.id}:{finding.key()}"[:200]
     if definition.dedupe_minutes:
         since = now - timedelta(minutes=definition.dedupe_minutes)
         duplicate = outbox.recent_duplicate(session, channel, recipient, dedupe_key, since)

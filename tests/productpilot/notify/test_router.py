@@ -12,6 +12,7 @@ from productpilot.db.models import Notification, Product
 from productpilot.db.store import Store
 from productpilot.notify.message import Finding
 from productpilot.notify.router import RoutingReport, route
+from productpilot.products import create_product
 from tests.productpilot.notify.conftest import NOW, finding
 
 SLACK = {"channel": "slack", "recipients": ["#alerts"]}
@@ -181,3 +182,21 @@ def test_routes_apply_per_recipient_and_channel(
         ("email", "minor"),
         ("slack", "Signups below expected"),
     ]
+
+
+def test_the_same_problem_in_two_products_is_two_notifications(
+    store: Store, tenant_id: int, configure: Callable[..., Product]
+) -> None:
+    first = configure({**SLACK, "dedupe_minutes": 60})
+    with store.tenant_session(tenant_id) as session:
+        second = create_product(
+            session, "Mobile App", configuration={"notification_routes": [{**SLACK}]}
+        )
+    same = finding(severity="critical", key="anomaly:dau:2026-11-30")
+    route_all(store, tenant_id, first, [same])
+    report = route_all(store, tenant_id, second, [same])
+    assert (report.recorded, report.suppressed) == (1, 0)
+    assert {r.dedupe_key for r in rows(store, tenant_id)} == {
+        f"{first.id}:anomaly:dau:2026-11-30",
+        f"{second.id}:anomaly:dau:2026-11-30",
+    }
