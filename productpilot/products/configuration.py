@@ -207,6 +207,17 @@ class IntegrationMapping(_Section):
     )
     teams_webhooks: dict[str, str] = Field(default_factory=dict)
     email_sender: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+$")
+    #: API roots other than the public ones: GitHub Enterprise Server
+    #: (``https://<host>/api/v3``), GovSlack (``https://slack-gov.com/api/``).
+    api_urls: dict[Literal["slack", "github"], str] = Field(default_factory=dict)
+
+    @field_validator("api_urls")
+    @classmethod
+    def _http_urls(cls, urls: dict[str, str]) -> dict[str, str]:
+        for vendor, url in urls.items():
+            if not url.startswith(("https://", "http://")):
+                raise ValueError(f"api_urls.{vendor} must be an http(s) URL")
+        return urls
 
 
 Vendor = Literal["github", "jira", "linear", "figma", "slack"]
