@@ -170,3 +170,36 @@ def with_retries(
             if wait > policy.max_seconds:
                 raise
             sleep(wait)
+
+
+def create_once(
+    create: Callable[[], T],
+    landed: Callable[[], T | None],
+    policy: RetryPolicy = DEFAULT_POLICY,
+    *,
+    sleep: Callable[[float], None] = time.sleep,
+) -> T:
+    """``create`` with retries, where each retry first asks ``landed`` whether an earlier try
+    was carried out although its answer never came (a timeout, a dropped connection), so a
+    retried create never makes a twin where the vendor lets us look.
+
+    Example:
+        >>> made = []
+        >>> def create():
+        ...     made.append("issue")
+        ...     if len(made) == 1:
+        ...         raise TransientVendorError("linear", "timed out")  # it landed anyway
+        ...     return "second"
+        >>> create_once(create, lambda: made and "first", sleep=lambda _s: None)
+        'first'
+    """
+    tries = 0
+
+    def attempt() -> T:
+        nonlocal tries
+        tries += 1
+        if tries > 1 and (found := landed()) is not None:
+            return found
+        return create()
+
+    return with_retries(attempt, policy, sleep=sleep)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -30,12 +30,11 @@ from productpilot.vendors import (
     DEFAULT_POLICY,
     RetryPolicy,
     TransientVendorError,
+    create_once,
     error_for_status,
     parse_retry_after,
     with_retries,
 )
-
-T = TypeVar("T")
 
 VENDOR = "figma"
 FIGMA_API_URL = "https://api.figma.com"
@@ -148,7 +147,9 @@ class FigmaHook:
                     return comment
             return None
 
-        return self._create_once(lambda: self._send("POST", path, json=body), landed)
+        return create_once(
+            lambda: self._send("POST", path, json=body), landed, self._policy, sleep=self._sleep
+        )
 
     # --- webhooks (v2) ----------------------------------------------------------------------
 
@@ -200,7 +201,12 @@ class FigmaHook:
                 None,
             )
 
-        return self._create_once(lambda: self._send("POST", "/v2/webhooks", json=body), landed)
+        return create_once(
+            lambda: self._send("POST", "/v2/webhooks", json=body),
+            landed,
+            self._policy,
+            sleep=self._sleep,
+        )
 
     def list_webhooks(
         self,
@@ -241,20 +247,6 @@ class FigmaHook:
         return with_retries(
             lambda: self._send(method, path, **kwargs), self._policy, sleep=self._sleep
         )
-
-    def _create_once(self, create: Callable[[], T], landed: Callable[[], T | None]) -> T:
-        """``create`` with retries, where each retry first asks ``landed`` whether an earlier
-        try was carried out although its answer never came (a timeout, a dropped line)."""
-        tries = 0
-
-        def attempt() -> T:
-            nonlocal tries
-            tries += 1
-            if tries > 1 and (found := landed()) is not None:
-                return found
-            return create()
-
-        return with_retries(attempt, self._policy, sleep=self._sleep)
 
     def _send(
         self,

@@ -31,7 +31,7 @@ class FigmaCredentials(Block):
         ```
     """
 
-    _block_type_name = "Figma Credentials"
+    _block_type_name = "ProductPilot Figma Credentials"
     _documentation_url = "https://developers.figma.com/docs/rest-api/"
 
     token: SecretStr = Field(default=..., description="A Figma personal access token.")

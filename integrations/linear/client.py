@@ -22,7 +22,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 
@@ -34,12 +34,11 @@ from productpilot.vendors import (
     RetryPolicy,
     TransientVendorError,
     VendorError,
+    create_once,
     error_for_status,
     parse_retry_after,
     with_retries,
 )
-
-T = TypeVar("T")
 
 VENDOR = "linear"
 LINEAR_API_URL = "https://api.linear.app/graphql"
@@ -248,7 +247,7 @@ class LinearHook:
             nodes = found["issues"]["nodes"]
             return _pick(nodes[0], ("id", "identifier", "url")) if nodes else None
 
-        return self._create_once(create, landed)
+        return create_once(create, landed, self._policy, sleep=self._sleep)
 
     def update_issue(
         self, issue_id: str, state_id: str | None = None, priority: int | None = None
@@ -298,7 +297,7 @@ class LinearHook:
             nodes = self._send("CommentById", COMMENT_BY_ID, {"id": comment_id})["comments"]
             return nodes["nodes"][0] if nodes["nodes"] else None
 
-        return self._create_once(create, landed)
+        return create_once(create, landed, self._policy, sleep=self._sleep)
 
     # --- the wire ---------------------------------------------------------------------------
 
@@ -313,20 +312,6 @@ class LinearHook:
         return with_retries(
             lambda: self._send(operation, query, variables), self._policy, sleep=self._sleep
         )
-
-    def _create_once(self, create: Callable[[], T], landed: Callable[[], T | None]) -> T:
-        """``create`` with retries, where each retry first asks ``landed`` whether an earlier
-        try was carried out although its answer never came (a timeout, a dropped line)."""
-        tries = 0
-
-        def attempt() -> T:
-            nonlocal tries
-            tries += 1
-            if tries > 1 and (found := landed()) is not None:
-                return found
-            return create()
-
-        return with_retries(attempt, self._policy, sleep=self._sleep)
 
     def _send(
         self, operation: str, query: str, variables: Mapping[str, Any] | None

@@ -28,7 +28,7 @@ class LinearCredentials(Block):
         ```
     """
 
-    _block_type_name = "Linear Credentials"
+    _block_type_name = "ProductPilot Linear Credentials"
     _documentation_url = "https://linear.app/developers/graphql"
 
     api_key: SecretStr = Field(default=..., description="A Linear personal API key (lin_api_...).")
