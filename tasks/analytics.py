@@ -36,8 +36,14 @@ from productpilot.products.configuration import KPI
 from productpilot.reports.daily import DailyReport, KpiStatus, write_report
 from productpilot.reports.records import record_report
 from productpilot.settings import get_settings
+from tasks.concurrency import exclusive
 from tasks.retries import TRANSIENT_STORE_ERRORS, retry_on
 from tasks.store import products_in_scope, task_store
+
+#: The global concurrency limit rollup runs hold (one slot: one fold at a time).
+ROLLUP_LIMIT = "productpilot-rollup"
+#: How long a run waits for a fold in progress before leaving its events to the next run.
+ROLLUP_WAIT_SECONDS = 45
 
 
 @task(
@@ -54,15 +60,25 @@ def fold_new_events(
 
     One task for the whole batch: a fold with nothing new costs a few queries, far less
     than a task run per product would. A retry is safe: folds are exactly-once.
+
+    Runs hold the one slot of the ``productpilot-rollup`` concurrency limit: a run that
+    finds it taken for longer than :data:`ROLLUP_WAIT_SECONDS` (a slow fold of a burst)
+    folds nothing and leaves the events to the next run. Exactly-once does not rest on the
+    limit (each chunk moves with its watermark under a row lock); the limit keeps runs
+    from queueing up behind each other on the same rows.
     """
     store = task_store()
     settle = DEFAULT_SETTLE if settle_seconds is None else timedelta(seconds=settle_seconds)
     results = []
-    for product in products_in_scope(store, product_ids):
-        result = fold_events(store, product.tenant_id, product.id, settle=settle)
-        results.append(
-            {"product_id": product.id, "events": result.events, "watermark": result.watermark}
-        )
+    with exclusive(ROLLUP_LIMIT, ROLLUP_WAIT_SECONDS) as mine:
+        if not mine:
+            print(f"another rollup holds {ROLLUP_LIMIT}; the next run folds these events")
+            return results
+        for product in products_in_scope(store, product_ids):
+            result = fold_events(store, product.tenant_id, product.id, settle=settle)
+            results.append(
+                {"product_id": product.id, "events": result.events, "watermark": result.watermark}
+            )
     return results
 
 
