@@ -8,7 +8,8 @@ configuration) and each of its recipients, in this order:
 2. **tickets** — ``jira``/``linear``/``github`` routes record a ticket request; the dispatcher
    comments on the open ticket for the key, or opens one;
 3. **critical** findings are sent at once (quiet hours only if ``critical_too``); when the
-   recipient is at its hourly limit they wait for the next free slot, never dropped;
+   recipient is at its hourly limit they ride together in one digest due at once, so the
+   next delivery pass sends them: never dropped, never held back;
 4. **others** join the recipient's open digest for the route, or start one due after
    ``group_wait_minutes`` (and no sooner than ``group_interval_minutes`` after the last);
    quiet hours and the hourly limit push the digest later, never drop it.
@@ -133,17 +134,21 @@ def _route_one(
         if quiet is not None and (finding.severity != "critical" or quiet.critical_too):
             planned = quiet_until(planned, quiet)
         booked = outbox.booked_sends(session, channel, recipient, planned)
-        slot = next_slot(planned, booked, definition.max_per_hour)
-        if slot == planned or finding.severity == "critical":
-            row.status, row.not_before = "pending", slot
+        if next_slot(planned, booked, definition.max_per_hour) == planned:
+            row.status, row.not_before = "pending", planned
             session.add(row)
             report.recorded += 1
             return
-        # Over the hourly limit: a non-critical finding waits in the next digest instead.
+        # Over the hourly limit: a non-critical finding waits in the next digest; a critical
+        # one is not held back: it rides in a digest due now, which the next delivery pass
+        # sends with every other overflow alert of the moment (one message, not a flood).
+    urgent = planned if immediate and finding.severity == "critical" else None
     digest = outbox.open_digest(session, channel, recipient, key)
     if digest is None:
-        digest = _start_digest(session, product, key, definition, recipient, now)
+        digest = _start_digest(session, product, key, definition, recipient, now, due=urgent)
         report.digests += 1
+    elif urgent is not None and digest.not_before > urgent:
+        digest.not_before = urgent
     row.status, row.digest_id = "grouped", digest.id
     session.add(row)
     report.grouped += 1
@@ -188,14 +193,13 @@ def _finding_row(
     )
 
 
-def _start_digest(
+def _digest_due(
     session: StoreSession,
-    product: Product,
     key: str,
     definition: NotificationRoute,
     recipient: str,
     now: datetime,
-) -> Notification:
+) -> datetime:
     channel = definition.channel
     planned = now + timedelta(minutes=definition.group_wait_minutes)
     last = outbox.last_digest_sent_at(session, channel, recipient, key)
@@ -204,7 +208,23 @@ def _start_digest(
     if definition.quiet_hours is not None:
         planned = quiet_until(planned, definition.quiet_hours)
     booked = outbox.booked_sends(session, channel, recipient, planned)
-    planned = next_slot(planned, booked, definition.max_per_hour)
+    return next_slot(planned, booked, definition.max_per_hour)
+
+
+def _start_digest(
+    session: StoreSession,
+    product: Product,
+    key: str,
+    definition: NotificationRoute,
+    recipient: str,
+    now: datetime,
+    *,
+    due: datetime | None = None,
+) -> Notification:
+    """A digest collecting for the recipient; ``due`` overrides the waits (critical
+    overflow), otherwise group wait, group interval, quiet hours and the hourly limit decide."""
+    channel = definition.channel
+    planned = due or _digest_due(session, key, definition, recipient, now)
     token = idempotency_key(product.id, channel, recipient, key, "digest", now.isoformat())
     digest = Notification(
         product_id=product.id,

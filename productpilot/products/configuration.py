@@ -165,7 +165,8 @@ class NotificationRoute(_Section):
         group_interval_minutes: After a digest went out, the next one for this recipient
             waits at least this long.
         max_per_hour: At most this many notifications per recipient and hour; beyond it
-            non-critical findings join the next digest and critical ones wait for a slot.
+            non-critical findings join the next digest, and critical ones ride together in one
+            digest sent at once (never held back, never a flood).
         quiet_hours: When non-critical notifications are deferred.
         escalation: Where unacknowledged critical notifications go next.
     """

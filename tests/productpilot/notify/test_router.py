@@ -137,7 +137,7 @@ def test_quiet_hours_defer_but_critical_alerts_go_out_unless_told(
     assert row.not_before == expected
 
 
-def test_over_the_hourly_limit_warnings_join_a_digest_and_critical_alerts_wait(
+def test_over_the_hourly_limit_warnings_join_a_digest(
     store: Store, tenant_id: int, configure: Callable[..., Product]
 ) -> None:
     product = configure({**SLACK, "group_wait_minutes": 0, "max_per_hour": 2, "dedupe_minutes": 0})
@@ -147,17 +147,32 @@ def test_over_the_hourly_limit_warnings_join_a_digest_and_critical_alerts_wait(
     digest = next(r for r in rows(store, tenant_id) if r.kind == "digest")
     # The two sends at NOW fill the hour: the digest is the third, an hour later.
     assert digest.not_before == NOW + timedelta(hours=1)
-    critical = route_all(store, tenant_id, product, [finding("c", severity="critical", key="c")])
-    assert critical.recorded == 1
-    alert = rows(store, tenant_id)[-1]
-    assert alert.not_before > NOW  # waits for a slot, is not dropped
-    for end in sorted(r.not_before for r in rows(store, tenant_id) if r.digest_id is None):
-        window = [
-            r
-            for r in rows(store, tenant_id)
-            if r.digest_id is None and end - timedelta(hours=1) < r.not_before <= end
-        ]
-        assert len(window) <= 2
+
+
+def test_over_the_hourly_limit_critical_alerts_ride_together_at_once(
+    store: Store, tenant_id: int, configure: Callable[..., Product]
+) -> None:
+    product = configure({**SLACK, "max_per_hour": 2, "dedupe_minutes": 0})
+    alerts = [finding(f"c{i}", severity="critical", key=f"c{i}") for i in range(5)]
+    report = route_all(store, tenant_id, product, alerts)
+    assert (report.recorded, report.grouped, report.digests) == (2, 3, 1)
+    digest = next(r for r in rows(store, tenant_id) if r.kind == "digest")
+    assert digest.not_before == NOW  # not held back
+    # A minute later, still over the limit: the next critical alert joins the same digest.
+    later = NOW + timedelta(minutes=1)
+    route_all(store, tenant_id, product, [finding("c5", severity="critical", key="c5")], later)
+    assert sum(1 for r in rows(store, tenant_id) if r.digest_id == digest.id) == 4
+
+
+def test_a_critical_overflow_pulls_a_waiting_digest_forward(
+    store: Store, tenant_id: int, configure: Callable[..., Product]
+) -> None:
+    product = configure({**SLACK, "group_wait_minutes": 10, "max_per_hour": 1})
+    route_all(store, tenant_id, product, [finding("w", key="w")])
+    route_all(store, tenant_id, product, [finding("c", severity="critical", key="c")])
+    [digest] = [r for r in rows(store, tenant_id) if r.kind == "digest"]
+    assert digest.not_before == NOW
+    assert {r.subject for r in rows(store, tenant_id) if r.digest_id == digest.id} == {"w", "c"}
 
 
 def test_ticket_routes_record_one_ticket_request_per_problem(
