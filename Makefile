@@ -38,6 +38,7 @@ bench: install
 	$(BIN)/python benchmarks/analytics.py
 	$(BIN)/python benchmarks/daily_flow.py
 	$(BIN)/python benchmarks/nab.py
+	$(BIN)/python benchmarks/notify.py
 
 clean:
 	rm -rf $(VENV) .productpilot .pytest_cache .ruff_cache benchmarks/.data

@@ -192,6 +192,22 @@ def test_a_crash_after_sending_is_recovered_without_posting_twice(
     assert (row.status, row.external_id) == ("sent", "#alerts:1")
 
 
+def test_a_crash_after_claiming_but_before_sending_sends_it_once_after_the_lease(
+    store: Store, tenant_id: int, configure: Callable[..., Product]
+) -> None:
+    product = configure(SLACK)
+    send_findings(store, tenant_id, product, finding(severity="critical"))
+    slack = RecoverableRecordingChannel()
+    with store.tenant_session(tenant_id) as session:
+        [row] = outbox.due(session, NOW, 10)
+        assert outbox.claim(session, row, NOW)  # ...and the process died here
+    report = deliver_due(store, tenant_id, resolver(slack=slack), now=NOW + timedelta(minutes=6))
+    assert (report.sent, report.recovered) == (1, 0)
+    assert len(slack.sent) == 1
+    [row] = rows(store, tenant_id)
+    assert (row.status, row.attempts) == ("sent", 2)
+
+
 def test_two_dispatchers_never_both_claim_one_notification(
     store: Store, tenant_id: int, configure: Callable[..., Product]
 ) -> None:
