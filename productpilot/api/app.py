@@ -17,7 +17,15 @@ from productpilot import __version__
 from productpilot.api.cache import TtlCache
 from productpilot.api.prefect_gateway import PrefectGateway
 from productpilot.api.problems import PROBLEM_RESPONSE, install_problem_handlers
-from productpilot.api.routers import analytics, configuration, events, health, metrics, workflows
+from productpilot.api.routers import (
+    analytics,
+    configuration,
+    events,
+    health,
+    metrics,
+    operations,
+    workflows,
+)
 from productpilot.db.store import Store
 from productpilot.eventbus import EventEmitter
 from productpilot.runtime import open_store
@@ -58,6 +66,7 @@ def create_app(
     app.state.product_cache = TtlCache[bool](settings.api_cache_seconds)
     install_problem_handlers(app)
     app.include_router(health.router)
+    app.include_router(operations.router)
     app.include_router(events.router)
     app.include_router(configuration.router)
     app.include_router(metrics.router)

@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from productpilot.api.body import inline_schema, parse_json, read_limited_body, require_json
 from productpilot.api.cache import TtlCache
 from productpilot.api.deps import ProductId, StoreDep, TenantId
+from productpilot.api.metrics import count_ingested
 from productpilot.api.problems import PROBLEM_RESPONSE, ApiError
 from productpilot.db.bulk import event_writer
 from productpilot.db.store import Store
@@ -131,6 +132,9 @@ async def ingest_events(
     rows, rejected = _validate(records)
     inserted = await run_in_threadpool(
         _store_events, store, request.app.state.product_cache, tenant_id, product_id, rows
+    )
+    count_ingested(
+        request.app, accepted=inserted, duplicates=len(rows) - inserted, rejected=len(rejected)
     )
     if records and not rows:
         raise ApiError(
