@@ -20,6 +20,7 @@ from productpilot.api.problems import PROBLEM_RESPONSE, install_problem_handlers
 from productpilot.api.routers import (
     analytics,
     configuration,
+    deadletters,
     events,
     health,
     metrics,
@@ -72,6 +73,7 @@ def create_app(
     app.include_router(metrics.router)
     app.include_router(analytics.router)
     app.include_router(workflows.router)
+    app.include_router(deadletters.router)
     # Imported here: the receivers pull in every vendor integration.
     from integrations.prefect_events import PrefectEventEmitter
     from productpilot.api.routers import webhooks

@@ -57,6 +57,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
+from deployments.setup import POOL_NAME
 from productpilot.api.prefect_gateway import PrefectUnavailable
 from productpilot.db.models import DeadLetter, Event, Notification, WebhookDelivery
 from productpilot.db.store import Store
@@ -65,8 +66,8 @@ from productpilot.webhooks.deliveries import DeliveryStatus
 
 logger = logging.getLogger(__name__)
 
-#: The work pool whose queues are reported (prefect.yaml's ``productpilot`` pool).
-WORK_POOL = "productpilot"
+#: The work pool whose queues are reported (the one ``productpilot setup`` creates).
+WORK_POOL = POOL_NAME
 #: The window of ``productpilot_events_received_recent``.
 RECENT_WINDOW = timedelta(minutes=5)
 #: How many of the newest events the recent-events gauge looks at, at most. ``events`` has

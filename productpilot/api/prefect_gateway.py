@@ -10,7 +10,7 @@ API answers with 503 and ``Retry-After``; the rest of the API keeps working.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -118,8 +118,11 @@ class PrefectGateway:
         parameters: dict[str, Any],
         tenant_id: int,
         idempotency_key: str | None = None,
+        extra_tags: Sequence[str] = (),
     ) -> Workflow:
         """Start a run of ``flow-name/deployment-name`` after checking its parameters.
+
+        ``extra_tags`` are added to the run's (a replay names the run it replays).
 
         Raises:
             NotFoundError: no such deployment.
@@ -138,7 +141,7 @@ class PrefectGateway:
             run = await client.create_flow_run_from_deployment(
                 deployment.id,
                 parameters=parameters,
-                tags=[PRODUCT_TAG, tenant_tag(tenant_id)],
+                tags=[PRODUCT_TAG, tenant_tag(tenant_id), *extra_tags],
                 # Keys are per tenant: one tenant's key can never return another's run.
                 idempotency_key=f"{tenant_tag(tenant_id)}:{idempotency_key}"
                 if idempotency_key

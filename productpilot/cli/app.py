@@ -13,10 +13,11 @@ import typer
 from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
-from productpilot.cli import db, events, outbox, products, tenants
+from productpilot.cli import db, dlq, events, outbox, products, tenants
 from productpilot.cli.api import api
 from productpilot.cli.demo import demo
 from productpilot.cli.output import fail
+from productpilot.cli.setup import setup
 from productpilot.errors import ProductPilotError
 from productpilot.settings import get_settings
 
@@ -47,8 +48,10 @@ app.add_typer(products.app, name="products")
 app.add_typer(events.app, name="events")
 app.add_typer(db.app, name="db")
 app.add_typer(outbox.app, name="outbox")
+app.add_typer(dlq.app, name="dlq")
 app.command("demo")(demo)
 app.command("api")(api)
+app.command("setup")(setup)
 
 
 @app.callback()

@@ -456,11 +456,13 @@ class DeadLetter(TenantOwned, Timestamped, Base):
     """A flow run that failed after its retries, kept for inspection and replay."""
 
     __tablename__ = "dead_letters"
+    # Per tenant: a scheduled run serving several tenants is a dead letter in each.
+    __table_args__ = (UniqueConstraint("tenant_id", "flow_run_id"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     flow_name: Mapped[str] = mapped_column(String(200))
     deployment_name: Mapped[str | None] = mapped_column(String(200))
-    flow_run_id: Mapped[str] = mapped_column(String(36), unique=True)
+    flow_run_id: Mapped[str] = mapped_column(String(36))
     parameters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     error: Mapped[str] = mapped_column(Text, default="")
     attempts: Mapped[int] = mapped_column(default=1)

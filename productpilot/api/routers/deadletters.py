@@ -67,7 +67,12 @@ class Discard(BaseModel):
     reason: str = Field(default="", max_length=1000, description="Why it is not replayed.")
 
 
-@router.get("", summary="Failed runs, newest first", response_model=list[DeadLetterOut])
+@router.get(
+    "",
+    summary="Failed runs, newest first",
+    response_model=list[DeadLetterOut],
+    responses=ERRORS,
+)
 def list_dead_letters(
     session: SessionDep,
     status: Annotated[Status | None, Query(description="Only this status.")] = None,
@@ -108,6 +113,7 @@ async def replay_dead_letter(
         tenant_id,
         # The CLI's replay task uses the same key under the same tenant: one replay either way.
         idempotency_key=deadletters.replay_tag(letter.flow_run_id),
+        extra_tags=[deadletters.replay_tag(letter.flow_run_id)],
     )
     letter = deadletters.mark_replayed(session, dead_letter_id, str(workflow.id), datetime.now(UTC))
     return ReplayOut(dead_letter=DeadLetterOut.of(letter), workflow=WorkflowOut.of(workflow))

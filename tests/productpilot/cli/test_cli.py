@@ -42,6 +42,9 @@ def acme(home: Path) -> str:
         ["outbox", "show", "--help"],
         ["outbox", "retry", "--help"],
         ["outbox", "ack", "--help"],
+        ["dlq", "list", "--help"],
+        ["dlq", "replay", "--help"],
+        ["setup", "--help"],
     ],
 )
 def test_every_command_explains_itself(command: list[str]) -> None:

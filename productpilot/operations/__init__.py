@@ -1,0 +1,1 @@
+"""Operations: what happens to the runs that failed (the dead-letter queue)."""
