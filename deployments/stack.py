@@ -138,13 +138,22 @@ def _bin(name: str) -> str:
 
 def _environment(home: Path, prefect_api_url: str) -> dict[str, str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("PREFECT_")}
-    # Keep only the Prefect settings an operator sets for the server's database and
-    # messaging; a profile's API URL or home would point the children elsewhere.
+    # Keep only the Prefect settings an operator sets for the server's database, messaging
+    # and services, the worker and results; a profile's API URL or home would point the
+    # children elsewhere.
     environment.update(
         {
             k: v
             for k, v in os.environ.items()
-            if k.startswith(("PREFECT_API_DATABASE_", "PREFECT_MESSAGING_", "PREFECT_SERVER_"))
+            if k.startswith(
+                (
+                    "PREFECT_API_DATABASE_",
+                    "PREFECT_MESSAGING_",
+                    "PREFECT_SERVER_",
+                    "PREFECT_WORKER_",
+                    "PREFECT_RESULTS_",
+                )
+            )
         }
     )
     environment.update(

@@ -6,7 +6,8 @@ from typing import Any
 
 from prefect import flow
 
-from tasks.notify import deliver_notifications
+from productpilot.eventbus import product_id_of
+from tasks.notify import acknowledge_delivery, deliver_notifications
 
 
 @flow(name="deliver-notifications", log_prints=True)
@@ -24,3 +25,18 @@ def deliver_notifications_flow(product_ids: list[int] | None = None) -> dict[str
         f"{report['held']} held for credentials, {report['escalated']} escalated"
     )
     return report
+
+
+@flow(name="acknowledge-alert", log_prints=True)
+def acknowledge_alert_flow(product: str, channel: str, ts: str) -> int:
+    """Someone reacted to a message in Slack: if it is one of our alerts, it is acknowledged
+    and will not be escalated (started by the ``productpilot.slack.reaction_added`` trigger).
+
+    Args:
+        product: The product's id, or its event resource id (``productpilot.product.<id>``).
+        channel: The Slack channel id of the message reacted to.
+        ts: The message's ``ts``.
+    """
+    covered = acknowledge_delivery(product_id_of(product), "slack", f"{channel}:{ts}")
+    print(f"{covered} notification(s) acknowledged")
+    return covered

@@ -13,6 +13,8 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Protocol
 
+from productpilot.errors import ValidationError
+
 #: Resource label carrying the product's tenant on every emitted event.
 TENANT_LABEL = "productpilot.tenant"
 
@@ -35,6 +37,23 @@ class EventEmitter(Protocol):
         ...
 
 
+PRODUCT_RESOURCE_PREFIX = "productpilot.product."
+
+
 def product_resource_id(product_id: int) -> str:
     """The Prefect resource id of a product (what deployment triggers match on)."""
-    return f"productpilot.product.{product_id}"
+    return f"{PRODUCT_RESOURCE_PREFIX}{product_id}"
+
+
+def product_id_of(resource: str | int) -> int:
+    """The product id in a resource id (``productpilot.product.7`` → 7), or a plain id.
+
+    Deployment triggers pass ``{{ event.resource.id }}``; people pass the number.
+
+    Raises:
+        ValidationError: neither form.
+    """
+    text = str(resource).removeprefix(f"{PRODUCT_RESOURCE_PREFIX}")
+    if not text.isdigit():
+        raise ValidationError(f"not a product id or product resource id: {resource!r}")
+    return int(text)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from integrations.channels import ConfiguredTargets
 from productpilot.db.models import Product
+from productpilot.notify import outbox
 from productpilot.notify.dispatch import DispatchReport, deliver_due, escalate
 from productpilot.notify.message import Finding
 from productpilot.notify.router import RoutingReport, route
@@ -77,3 +78,23 @@ def deliver_notifications(
     for tenant_id in sorted({p.tenant_id for p in products}):
         total.add(deliver_due(store, tenant_id, targets, now=moment, limit=limit))
     return asdict(total)
+
+
+@task(
+    name="acknowledge-delivery",
+    retries=2,
+    retry_delay_seconds=[2, 10],
+    retry_condition_fn=retry_on(*TRANSIENT_STORE_ERRORS),
+)
+def acknowledge_delivery(
+    product_id: int, channel: str, external_id: str, now: datetime | None = None
+) -> int:
+    """Acknowledge what the product's ``channel`` delivered as ``external_id`` (a Slack
+    alert someone reacted to): it will not be escalated. Returns how many notifications
+    that covered (0 for a message ProductPilot did not send)."""
+    store = task_store()
+    found = products_in_scope(store, [product_id])
+    if not found:
+        return 0
+    with store.tenant_session(found[0].tenant_id) as session:
+        return outbox.acknowledge_delivery(session, channel, external_id, now or datetime.now(UTC))

@@ -1,0 +1,187 @@
+"""Orchestration for real: a Prefect server, a worker and the API as processes (`make up`), the
+deployments applied from prefect.yaml with `prefect deploy --all`, and the event triggers in
+them doing their work on the worker:
+
+* a signed Slack ``reaction_added`` webhook, sent to the API, becomes a Prefect event whose
+  trigger starts ``acknowledge-alert`` on the worker, which acknowledges the alert reacted to;
+* a run that fails ends, through the ``dead-letter`` trigger, in the dead-letter table; its
+  replay through the API completes on the worker, and its results are read through the API.
+
+The scheduler is off (no scheduled runs interfere); everything else is as deployed.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from deployments.stack import Stack, down, up
+from productpilot.db.models import DeadLetter, Notification, Product
+from productpilot.db.store import Store
+from productpilot.products import create_product
+from productpilot.tenants import create_tenant
+from tests.integrations.signing import slack_headers
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
+
+ROOT = Path(__file__).resolve().parents[2]
+SLACK_SECRET = "slack-signing-secret"
+ALERT = ("C0ALERTS01", "1764590000.000100")
+T = TypeVar("T")
+
+
+def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120) -> T:
+    """Poll ``probe`` until it returns something, or fail naming ``what``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = probe()
+        if found:
+            return found
+        time.sleep(1)
+    pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+    home = tmp_path_factory.mktemp("orchestration") / "home"
+    patch = pytest.MonkeyPatch()
+    patch.delenv("PRODUCTPILOT_DATABASE_URL", raising=False)
+    patch.setenv("PREFECT_SERVER_SERVICES_SCHEDULER_ENABLED", "false")
+    patch.setenv("PREFECT_WORKER_QUERY_SECONDS", "1")
+    patch.setenv("PREFECT_RESULTS_PERSIST_BY_DEFAULT", "true")
+    try:
+        started = up(home, prefect_port=0, api_port=0, timeout=120)
+        deploy = subprocess.run(
+            [str(Path(sys.executable).with_name("prefect")), "--no-prompt", "deploy", "--all"],
+            cwd=ROOT,
+            env={**os.environ, "PREFECT_API_URL": started.prefect_api_url, "PWD": str(ROOT)},
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert deploy.returncode == 0, deploy.stdout[-3000:] + deploy.stderr[-3000:]
+        yield started
+    finally:
+        down(home)
+        patch.undo()
+
+
+@pytest.fixture(scope="module")
+def acme(stack: Stack) -> dict[str, Any]:
+    """A tenant with a product whose Slack webhooks are signed, and one alert it sent."""
+    store = Store.from_url(f"sqlite:///{Path(stack.home) / 'productpilot.db'}")
+    store.upgrade()
+    tenant, key = create_tenant(store, "Acme Inc")
+    with store.tenant_session(tenant.id) as session:
+        product = create_product(
+            session, "Web App", configuration={"webhook_secrets": {"slack": SLACK_SECRET}}
+        )
+        session.add(
+            Notification(
+                product_id=product.id,
+                kind="productpilot.anomaly.detected",
+                severity="critical",
+                channel="slack",
+                recipient="#alerts",
+                dedupe_key=f"{product.id}:anomaly:signups",
+                idempotency_key="e2e-alert",
+                subject="Signups fell",
+                body={},
+                status="sent",
+                sent_at=datetime.now(UTC),
+                external_id=":".join(ALERT),
+            )
+        )
+    return {"store": store, "tenant_id": tenant.id, "product_id": product.id, "key": key}
+
+
+def test_a_signed_webhook_starts_its_triggered_deployment_on_the_worker(
+    stack: Stack, acme: dict[str, Any]
+) -> None:
+    event = {
+        "type": "event_callback",
+        "team_id": "T1",
+        "event_id": "Ev-e2e-1",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "reaction_added",
+            "user": "U0ADA00001",
+            "reaction": "eyes",
+            "item": {"type": "message", "channel": ALERT[0], "ts": ALERT[1]},
+        },
+    }
+    body = json.dumps(event).encode()
+    response = httpx.post(
+        f"{stack.api_url}/webhooks/slack",
+        params={"product": acme["product_id"]},
+        content=body,
+        headers=slack_headers(SLACK_SECRET, body, datetime.now(UTC)),
+    )
+    assert response.status_code in (200, 202), response.text
+
+    def acknowledged() -> datetime | None:
+        with acme["store"].tenant_session(acme["tenant_id"]) as session:
+            return session.scalar(
+                select(Notification.acknowledged_at).where(
+                    Notification.idempotency_key == "e2e-alert"
+                )
+            )
+
+    wait_for("the acknowledge-alert run to acknowledge the alert", acknowledged)
+
+
+def test_a_failed_run_is_a_dead_letter_and_its_replay_completes(
+    stack: Stack, acme: dict[str, Any], tmp_path: Path
+) -> None:
+    events = tmp_path / "events.jsonl"  # missing for the first run, there for the replay
+    api = httpx.Client(
+        base_url=stack.api_url, headers={"Authorization": f"Bearer {acme['key']}"}, timeout=30
+    )
+    started = api.post(
+        "/api/v1/workflows/create",
+        json={
+            "deployment": "import-events/import-events",
+            "parameters": {"product_id": acme["product_id"], "path": str(events)},
+        },
+    )
+    assert started.status_code == 202, started.text
+    failed_run = started.json()["workflow_id"]
+
+    def dead_letter() -> DeadLetter | None:
+        with acme["store"].tenant_session(acme["tenant_id"]) as session:
+            return session.scalar(select(DeadLetter).where(DeadLetter.flow_run_id == failed_run))
+
+    letter = wait_for("the failed run's dead letter", dead_letter, timeout=180)
+    assert letter.flow_name == "import-events"
+    assert letter.parameters["path"] == str(events)
+
+    events.write_text(
+        '{"event": "signup", "distinct_id": "u1", "timestamp": "2026-11-30T10:00:00Z"}\n'
+    )
+    replay = api.post(f"/api/v1/dead-letters/{letter.id}/replay")
+    assert replay.status_code == 202, replay.text
+    replay_run = replay.json()["workflow"]["workflow_id"]
+
+    def finished() -> dict[str, Any] | None:
+        results = api.get(f"/api/v1/workflows/{replay_run}/results").json()
+        done = results["workflow"]["state_type"] in ("COMPLETED", "FAILED", "CRASHED")
+        return results if done else None
+
+    results = wait_for("the replay to finish", finished, timeout=180)
+    assert results["workflow"]["state_type"] == "COMPLETED"
+    assert results["result"]["inserted"] == 1
+    with acme["store"].tenant_session(acme["tenant_id"]) as session:
+        replayed = session.get(DeadLetter, letter.id)
+        assert (replayed.status, replayed.replay_flow_run_id) == ("replayed", replay_run)
+        assert session.get(Product, acme["product_id"]) is not None
