@@ -5,7 +5,8 @@ them doing their work on the worker:
 * a signed Slack ``reaction_added`` webhook, sent to the API, becomes a Prefect event whose
   trigger starts ``acknowledge-alert`` on the worker, which acknowledges the alert reacted to;
 * a run that fails ends, through the ``dead-letter`` trigger, in the dead-letter table; its
-  replay through the API completes on the worker, and its results are read through the API.
+  replay through the API completes on the worker, and its results are read through the API;
+* with the pool saturated, queued ``critical`` runs start before ``batch`` runs queued earlier.
 
 The scheduler is off (no scheduled runs interfere); everything else is as deployed.
 """
@@ -24,8 +25,11 @@ from typing import Any, TypeVar
 
 import httpx
 import pytest
+from prefect.client.orchestration import SyncPrefectClient
+from prefect.client.schemas.actions import WorkPoolUpdate
 from sqlalchemy import select
 
+from deployments.setup import POOL_NAME as POOL
 from deployments.stack import Stack, down, up
 from productpilot.db.models import DeadLetter, Notification, Product
 from productpilot.db.store import Store
@@ -185,3 +189,32 @@ def test_a_failed_run_is_a_dead_letter_and_its_replay_completes(
         replayed = session.get(DeadLetter, letter.id)
         assert (replayed.status, replayed.replay_flow_run_id) == ("replayed", replay_run)
         assert session.get(Product, acme["product_id"]) is not None
+
+
+def test_with_the_pool_saturated_critical_runs_start_before_batch_runs(stack: Stack) -> None:
+    with SyncPrefectClient(stack.prefect_api_url) as client:
+        deployment = client.read_deployment_by_name("realtime-rollup/realtime-rollup")
+        # Hold everything back, queue batch work first and critical work after it, then let
+        # one run at a time through: priority, not arrival, must decide.
+        client.update_work_pool(POOL, WorkPoolUpdate(is_paused=True, concurrency_limit=1))
+        try:
+            runs = {
+                queue: [
+                    client.create_flow_run_from_deployment(deployment.id, work_queue_name=queue).id
+                    for _ in range(3)
+                ]
+                for queue in ("batch", "critical")
+            }
+            client.update_work_pool(POOL, WorkPoolUpdate(is_paused=False))
+
+            def all_final() -> list[Any] | None:
+                read = [client.read_flow_run(i) for ids in runs.values() for i in ids]
+                return read if all(r.state and r.state.is_final() for r in read) else None
+
+            finished = {r.id: r for r in wait_for("the six runs to finish", all_final, 240)}
+        finally:
+            client.update_work_pool(POOL, WorkPoolUpdate(is_paused=False, concurrency_limit=None))
+    assert all(finished[i].state.is_completed() for ids in runs.values() for i in ids)
+    critical_starts = [finished[i].start_time for i in runs["critical"]]
+    batch_starts = [finished[i].start_time for i in runs["batch"]]
+    assert max(critical_starts) < min(batch_starts)
