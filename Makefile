@@ -46,6 +46,7 @@ bench: install
 	$(BIN)/python benchmarks/daily_flow.py
 	$(BIN)/python benchmarks/nab.py
 	$(BIN)/python benchmarks/notify.py
+	$(BIN)/python benchmarks/orchestration.py
 
 clean:
 	rm -rf $(VENV) .productpilot .pytest_cache .ruff_cache benchmarks/.data

@@ -45,14 +45,15 @@ def value(product: int, offset: int, scale: float) -> float:
     return scale * (1 + (DAYS - offset) / DAYS) * weekly * (1 + 0.05 * math.sin(product + offset))
 
 
-def seed(store, count: int) -> list[int]:
+def seed(store, count: int, name: str | None = None) -> list[int]:
+    """``count`` products with a year of rollups and KPI values, in a new tenant ``name``."""
     from productpilot.db.bulk import event_writer
     from productpilot.db.models import EventCountDaily, MetricValue
     from productpilot.ingest.validation import EventRow
     from productpilot.products import create_product
     from productpilot.tenants import create_tenant
 
-    tenant, _ = create_tenant(store, f"Scale {count}")
+    tenant, _ = create_tenant(store, name or f"Scale {count}")
     ids = []
     with store.tenant_session(tenant.id) as session:
         for index in range(count):
