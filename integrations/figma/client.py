@@ -26,6 +26,7 @@ from urllib.parse import quote
 
 import httpx
 
+from integrations.transport import send
 from productpilot.vendors import (
     DEFAULT_POLICY,
     RetryPolicy,
@@ -257,14 +258,12 @@ class FigmaHook:
         json: Any = None,
     ) -> dict[str, Any]:
         what = f"{method} {path}"
-        try:
-            response = self._client.request(method, path, params=params, json=json)
-        except httpx.TimeoutException:
-            raise TransientVendorError(
-                VENDOR, f"{what}: no answer within {self._timeout:g}s"
-            ) from None
-        except httpx.TransportError as error:
-            raise TransientVendorError(VENDOR, f"{what}: {error!r}") from None
+        response = send(
+            VENDOR,
+            what,
+            self._timeout,
+            lambda: self._client.request(method, path, params=params, json=json),
+        )
         if response.status_code >= 400:
             raise error_for_status(
                 VENDOR,

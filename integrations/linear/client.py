@@ -26,6 +26,7 @@ from typing import Any
 
 import httpx
 
+from integrations.transport import send
 from productpilot.vendors import (
     DEFAULT_POLICY,
     CredentialError,
@@ -317,14 +318,9 @@ class LinearHook:
         self, operation: str, query: str, variables: Mapping[str, Any] | None
     ) -> dict[str, Any]:
         body = {"operationName": operation, "query": query, "variables": dict(variables or {})}
-        try:
-            response = self._client.post(self.url, json=body)
-        except httpx.TimeoutException:
-            raise TransientVendorError(
-                VENDOR, f"{operation}: no answer within {self._timeout:g}s"
-            ) from None
-        except httpx.TransportError as error:
-            raise TransientVendorError(VENDOR, f"{operation}: {error!r}") from None
+        response = send(
+            VENDOR, operation, self._timeout, lambda: self._client.post(self.url, json=body)
+        )
         payload = _json_object(response)
         errors = payload.get("errors") or []
         if response.status_code >= 400 or errors:

@@ -36,12 +36,12 @@ from typing import Any
 import httpx
 
 from integrations.teams.cards import MAX_PAYLOAD_BYTES, encode_payload, envelope
+from integrations.transport import send
 from productpilot.vendors import (
     DEFAULT_POLICY,
     CredentialError,
     RejectedRequestError,
     RetryPolicy,
-    TransientVendorError,
     error_for_status,
     parse_retry_after,
     with_retries,
@@ -142,23 +142,20 @@ class TeamsHook:
         with_retries(lambda: self._post(payload), self._policy, sleep=self._sleep)
 
     def _post(self, payload: bytes) -> None:
-        try:
-            response = self._client.post(
+        response = send(
+            VENDOR,
+            "posting the card",
+            self._timeout,
+            lambda: self._client.post(
                 self._url,
                 content=payload,
                 # The charset is stated: without one, classic connectors have been seen to
                 # count the body as UTF-16, halving the size they accept.
                 headers={"Content-Type": "application/json; charset=utf-8"},
                 timeout=self._timeout,
-            )
-        except httpx.TimeoutException as exc:
-            raise TransientVendorError(
-                VENDOR, f"no answer within {self._timeout:g}s ({type(exc).__name__})"
-            ) from exc
-        except httpx.TransportError as exc:
-            raise TransientVendorError(
-                VENDOR, f"could not reach the webhook: {type(exc).__name__}: {exc}"
-            ) from exc
+            ),
+            target="the webhook",
+        )
         self._raise_for_answer(response)
 
     def _raise_for_answer(self, response: httpx.Response) -> None:
