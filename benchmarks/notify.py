@@ -257,7 +257,7 @@ def run_plain_insert(store: Store, owners: dict[int, int], findings: list[Findin
                         "channel": channel,
                         "recipient": recipient,
                         "dedupe_key": finding.key(),
-                        "idempotency_key": token + uuid.uuid4().hex[:0],
+                        "idempotency_key": token,
                         "subject": finding.subject,
                         "body": {"subject": finding.subject, "text": finding.text},
                         "status": "pending",

@@ -22,7 +22,7 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -246,7 +246,7 @@ def _message(session: StoreSession, row: Notification) -> Message:
     product = members[0].body.get("product", "") if members else ""
     if len(members) == 1:
         single = Message.from_dict(members[0].body)
-        message = Message(**{**single.__dict__, "idempotency_key": row.idempotency_key})
+        message = replace(single, idempotency_key=row.idempotency_key)
     else:
         message = Message(
             subject=f"{product}: {len(members)} updates" if product else f"{len(members)} updates",
@@ -300,13 +300,12 @@ def escalate(session: StoreSession, product: Product, *, now: datetime) -> int:
         original = Message.from_dict(row.body)
         for recipient in escalation.recipients:
             token = idempotency_key(row.id, "escalation", escalation.channel, recipient)
-            message = Message(
-                **{
-                    **original.__dict__,
-                    "subject": f"Unacknowledged for {escalation.after_minutes} min: "
-                    f"{original.subject}"[:500],
-                    "idempotency_key": token,
-                }
+            message = replace(
+                original,
+                subject=f"Unacknowledged for {escalation.after_minutes} min: {original.subject}"[
+                    :500
+                ],
+                idempotency_key=token,
             )
             session.add(
                 Notification(
