@@ -6,7 +6,7 @@ INSTALLED := $(VENV)/.installed
 
 export PREFECT_SERVER_ANALYTICS_ENABLED ?= false
 
-.PHONY: install demo test lint format bench clean up down
+.PHONY: install demo test test-scale lint format bench clean up down
 
 $(INSTALLED): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,10 @@ demo: install
 ## Run the test suite (PostgreSQL tests too when PRODUCTPILOT_TEST_POSTGRES_URL is set).
 test: install
 	$(BIN)/pytest
+
+## The scale set-up: Prefect on PostgreSQL with Redis messaging, two workers, 200 runs.
+test-scale: install
+	$(BIN)/pytest -m scale
 
 ## Local stack: Prefect server + worker + API (logs in $(PRODUCTPILOT_HOME)/stack/logs).
 up: install

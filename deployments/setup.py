@@ -40,6 +40,7 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from productpilot.errors import ConfigurationError
+from productpilot.tenants import regional_queue
 
 if TYPE_CHECKING:
     from prefect.client.orchestration import SyncPrefectClient
@@ -142,8 +143,17 @@ class Desired:
     tag_limits: tuple[LimitSpec, ...]
 
 
-def desired_state(tenant_ids: Iterable[int], settings: SetupSettings | None = None) -> Desired:
-    """The configuration for a store whose tenants are ``tenant_ids``.
+def desired_state(
+    tenant_ids: Iterable[int],
+    settings: SetupSettings | None = None,
+    regions: Iterable[str] = (),
+) -> Desired:
+    """The configuration for a store whose tenants are ``tenant_ids``; each region some
+    tenant is pinned to (``regions``) gets a copy of every queue.
+
+    A region's queue sits just after its base queue in the pool's priority order (Prefect
+    keeps priorities unique within a pool), so every worker, which polls either the base
+    queues or one region's, still takes critical before high before default before batch.
 
     Raises:
         ConfigurationError: a setting names an unknown queue or vendor, or a limit below 1.
@@ -160,10 +170,7 @@ def desired_state(tenant_ids: Iterable[int], settings: SetupSettings | None = No
     return Desired(
         pool=POOL_NAME,
         pool_type=POOL_TYPE,
-        queues=tuple(
-            QueueSpec(name, priority, queue_limits[name], description)
-            for name, (priority, description) in sorted(QUEUES.items(), key=lambda q: q[1][0])
-        ),
+        queues=_queues(queue_limits, sorted(set(regions))),
         tenant_limits=tuple(
             LimitSpec(f"{TENANT_LIMIT_PREFIX}{tenant}", settings.tenant_limit)
             for tenant in sorted(set(tenant_ids))
@@ -173,6 +180,22 @@ def desired_state(tenant_ids: Iterable[int], settings: SetupSettings | None = No
             for vendor, limit in sorted(vendor_limits.items())
         ),
     )
+
+
+def _queues(limits: dict[str, int], regions: list[str]) -> tuple[QueueSpec, ...]:
+    specs: list[QueueSpec] = []
+    for name, (_, description) in sorted(QUEUES.items(), key=lambda queue: queue[1][0]):
+        specs.append(QueueSpec(name, len(specs) + 1, limits[name], description))
+        for region in regions:
+            specs.append(
+                QueueSpec(
+                    regional_queue(name, region),
+                    len(specs) + 1,
+                    limits[name],
+                    f"{description} Tenants pinned to region {region}.",
+                )
+            )
+    return tuple(specs)
 
 
 def _check_limits(kind: str, limits: dict[str, int], known: Iterable[str]) -> None:

@@ -149,6 +149,7 @@ def _environment(home: Path, prefect_api_url: str) -> dict[str, str]:
                 (
                     "PREFECT_API_DATABASE_",
                     "PREFECT_MESSAGING_",
+                    "PREFECT_REDIS_",
                     "PREFECT_SERVER_",
                     "PREFECT_WORKER_",
                     "PREFECT_RESULTS_",
@@ -245,15 +246,25 @@ def _answers(url: str) -> bool:
     return httpx.get(url, timeout=2.0).status_code == 200
 
 
-def _worker_registered(prefect_api_url: str) -> bool:
+def _worker_registered(prefect_api_url: str, name: str) -> bool:
     import httpx
 
     response = httpx.post(
         f"{prefect_api_url}/work_pools/{POOL}/workers/filter", json={}, timeout=2.0
     )
-    return response.status_code == 200 and any(
-        worker["name"] == WORKER_NAME for worker in response.json()
-    )
+    return response.status_code == 200 and any(worker["name"] == name for worker in response.json())
+
+
+def worker_names(workers: int) -> list[str]:
+    """The names the stack's ``workers`` workers register under.
+
+    Example:
+        >>> worker_names(1), worker_names(2)
+        (['productpilot-stack'], ['productpilot-stack-1', 'productpilot-stack-2'])
+    """
+    if workers == 1:
+        return [WORKER_NAME]
+    return [f"{WORKER_NAME}-{number}" for number in range(1, workers + 1)]
 
 
 def running(home: Path) -> Stack | None:
@@ -274,8 +285,10 @@ def up(
     prefect_port: int = 4200,
     api_port: int = 8000,
     timeout: float = READY_TIMEOUT_S,
+    workers: int = 1,
 ) -> Stack:
-    """Start the stack under ``home`` and return its record (ports ``0``: any free port).
+    """Start the stack under ``home`` and return its record (ports ``0``: any free port;
+    ``workers`` process workers on the pool, each its own process).
 
     Raises:
         ConflictError: a stack is already running under ``home``, or a port is taken.
@@ -308,21 +321,16 @@ def up(
             [sys.executable, "-m", "productpilot.cli.setup"],
             timeout=max(deadline - time.monotonic(), 1),
         )
-        starter.start(
-            "worker",
-            [
-                prefect,
-                "worker",
-                "start",
-                "--pool",
-                POOL,
-                "--type",
-                "process",
-                "--name",
-                WORKER_NAME,
-            ],
-        )
-        starter.wait_until("worker", lambda: _worker_registered(prefect_api_url), deadline)
+        worker = [prefect, "worker", "start", "--pool", POOL, "--type", "process"]
+        for name in worker_names(workers):
+            # Process (and log) names: "worker", or "worker-1", "worker-2", ...
+            starter.start(name.replace(WORKER_NAME, "worker"), [*worker, "--name", name])
+        for name in worker_names(workers):
+            starter.wait_until(
+                name.replace(WORKER_NAME, "worker"),
+                lambda name=name: _worker_registered(prefect_api_url, name),
+                deadline,
+            )
         starter.start(
             "api",
             [sys.executable, "-m", "productpilot", "api", "--host", "127.0.0.1", *api_options],
@@ -394,6 +402,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--prefect-port", type=int, default=4200, help="0: any free port.")
     parser.add_argument("--api-port", type=int, default=8000, help="0: any free port.")
     parser.add_argument("--timeout", type=float, default=READY_TIMEOUT_S)
+    parser.add_argument("--workers", type=int, default=1, help="Process workers on the pool.")
     arguments = parser.parse_args(argv)
     try:
         home = (arguments.home or _default_home()).absolute()
@@ -403,6 +412,7 @@ def main(argv: list[str] | None = None) -> int:
                 prefect_port=arguments.prefect_port,
                 api_port=arguments.api_port,
                 timeout=arguments.timeout,
+                workers=arguments.workers,
             )
             print(f"Prefect UI:  {stack.prefect_ui_url}")
             print(f"API docs:    {stack.api_url}/docs")

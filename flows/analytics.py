@@ -16,10 +16,12 @@ from tasks.analytics import (
     products_at_local_hour,
 )
 from tasks.events import emit_findings
-from tasks.notify import deliver_notifications, route_findings
+from tasks.fairness import fair_share
+from tasks.notify import deliver_through_vendors, route_findings
 
 
 @flow(name="realtime-rollup", log_prints=True)
+@fair_share
 def realtime_rollup_flow(
     product_ids: list[int] | None = None, settle_seconds: float | None = None
 ) -> list[dict[str, Any]]:
@@ -38,6 +40,7 @@ def realtime_rollup_flow(
 
 
 @flow(name="daily-analysis", log_prints=True)
+@fair_share
 def daily_analysis_flow(
     product_ids: list[int] | None = None,
     day: date | None = None,
@@ -69,7 +72,7 @@ def daily_analysis_flow(
     routed = route_findings(
         [f["notification"] for f in findings] + [r["notification"] for r in reports]
     )
-    delivered = deliver_notifications(product_ids)
+    delivered = deliver_through_vendors(product_ids)
     print(
         f"{sum(stored.values())} metric values stored, {len(findings)} new anomalies, "
         f"{len(reports)} reports written, {delivered['sent']} notifications sent"
@@ -84,6 +87,7 @@ def daily_analysis_flow(
 
 
 @flow(name="performance-monitor", log_prints=True)
+@fair_share
 def performance_monitor_flow(product_ids: list[int] | None = None) -> list[dict[str, Any]]:
     """Check the performance rules of every product; a breach is emitted as
     ``productpilot.performance.degraded`` for the reaction flows (every few minutes)."""
@@ -91,6 +95,6 @@ def performance_monitor_flow(product_ids: list[int] | None = None) -> list[dict[
     if findings:
         emit_findings(findings)
         route_findings([f["notification"] for f in findings])
-        deliver_notifications(product_ids)
+        deliver_through_vendors(product_ids)
     print(f"{len(findings)} performance rules breached")
     return [{k: v for k, v in f.items() if k != "notification"} for f in findings]

@@ -14,7 +14,7 @@ from prefect import flow
 
 from productpilot.operations.deadletters import DEAD_LETTER_FLOW, normalize_flow_run_id
 from tasks.deadletters import read_failed_run, record_dead_letters, replay_dead_letter
-from tasks.notify import deliver_notifications, route_findings
+from tasks.notify import deliver_through_vendors, route_findings
 
 __all__ = ["dead_letter_flow", "replay_dead_letter"]
 
@@ -46,7 +46,7 @@ def dead_letter_flow(flow_run_id: str) -> dict[str, Any]:
     recorded = record_dead_letters(failed)
     if recorded.findings:
         route_findings(recorded.findings)
-        deliver_notifications(sorted({f.product_id for f in recorded.findings}))
+        deliver_through_vendors(sorted({f.product_id for f in recorded.findings}))
     new = sum(1 for letter in recorded.letters if letter["created"])
     print(
         f"{failed.flow_name} run {run_id}: {new} dead letter(s) recorded, "

@@ -6,10 +6,12 @@ from typing import Any
 
 from prefect import flow
 
+from tasks.fairness import fair_share
 from tasks.ingestion import import_events_file, publish_import_report
 
 
 @flow(name="import-events", log_prints=True)
+@fair_share
 def import_events_flow(
     product_id: int, path: str, rejects_path: str | None = None
 ) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any
 
 from prefect import flow
 
+from tasks.fairness import fair_share
 from tasks.strategic import (
     annual_plans,
     monthly_reviews,
@@ -20,6 +21,7 @@ def _today() -> date:
 
 
 @flow(name="monthly-review", log_prints=True)
+@fair_share
 def monthly_review_flow(
     product_ids: list[int] | None = None, month: date | None = None
 ) -> list[dict[str, Any]]:
@@ -29,6 +31,7 @@ def monthly_review_flow(
 
 
 @flow(name="quarterly-assessment", log_prints=True)
+@fair_share
 def quarterly_assessment_flow(
     product_ids: list[int] | None = None, quarter_start: date | None = None
 ) -> list[dict[str, Any]]:
@@ -42,6 +45,7 @@ def quarterly_assessment_flow(
 
 
 @flow(name="annual-plan", log_prints=True)
+@fair_share
 def annual_plan_flow(
     product_ids: list[int] | None = None, year_start: date | None = None
 ) -> list[dict[str, Any]]:
@@ -50,6 +54,7 @@ def annual_plan_flow(
 
 
 @flow(name="market-opportunity", log_prints=True)
+@fair_share
 def market_opportunity_flow(
     product_ids: list[int] | None = None,
     start: date | None = None,

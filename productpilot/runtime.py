@@ -28,6 +28,10 @@ def prefect_environment(settings: Settings) -> dict[str, str]:
     }
     if settings.prefect_api_url:
         environment["PREFECT_API_URL"] = settings.prefect_api_url
+    else:
+        # Prefect's 20 s for the ephemeral server to start is short on a busy laptop or CI
+        # runner (seen here with both cores loaded); a slow start is not an error.
+        environment["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"] = "90"
     return environment
 
 

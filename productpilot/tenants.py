@@ -28,6 +28,7 @@ from productpilot.errors import ConflictError, NotFoundError, ValidationError
 KEY_PREFIX = "pp"
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 _SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_REGION = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 
 
 def slugify(name: str) -> str:
@@ -55,16 +56,46 @@ def _new_key() -> tuple[str, str]:
     return prefix, f"{KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32)}"
 
 
-def create_tenant(store: Store, name: str, slug: str | None = None) -> tuple[Tenant, str]:
-    """Create a tenant with a first API key; returns the tenant and the key (shown once)."""
+def validate_region(region: str) -> str:
+    """A region name as work queue names carry it: 1-32 lowercase letters, digits, dashes.
+
+    Example:
+        >>> validate_region("eu-west")
+        'eu-west'
+    """
+    if not _REGION.match(region):
+        raise ValidationError(
+            f"invalid region {region!r}: use 1-32 lowercase letters, digits and inner dashes"
+        )
+    return region
+
+
+def regional_queue(queue: str, region: str) -> str:
+    """The name of work queue ``queue``'s copy for the workers of ``region``.
+
+    Example:
+        >>> regional_queue("critical", "eu")
+        'critical-eu'
+    """
+    return f"{queue}-{region}"
+
+
+def create_tenant(
+    store: Store, name: str, slug: str | None = None, region: str | None = None
+) -> tuple[Tenant, str]:
+    """Create a tenant with a first API key; returns the tenant and the key (shown once).
+
+    ``region`` pins the tenant's runs to that region's work queues.
+    """
     name = name.strip()
     if not name:
         raise ValidationError("a tenant needs a name")
     slug = validate_slug(slug) if slug else slugify(name)
+    region = validate_region(region) if region else None
     with store.system_session() as session:
         if session.scalar(select(Tenant).where(Tenant.slug == slug)) is not None:
             raise ConflictError(f"tenant {slug!r} already exists")
-        tenant = Tenant(slug=slug, name=name)
+        tenant = Tenant(slug=slug, name=name, region=region)
         session.add(tenant)
         session.flush()
     return tenant, issue_api_key(store, tenant.id, name="default")
@@ -112,3 +143,24 @@ def authenticate(store: Store, key: str) -> int:
         if row.last_used_at is None or now - row.last_used_at > LAST_USED_RESOLUTION:
             row.last_used_at = now
         return row.tenant_id
+
+
+def pin_region(store: Store, ref: str | int, region: str | None) -> Tenant:
+    """Pin the tenant ``ref`` (id or slug) to ``region``, or unpin it (``None``).
+
+    Runs already queued stay where they are; the next ones go to the region's queues.
+    """
+    region = validate_region(region) if region else None
+    tenant = get_tenant(store, ref)
+    with store.system_session() as session:
+        row = session.get(Tenant, tenant.id)
+        row.region = region
+        session.flush()
+        session.expunge(row)
+    return row
+
+
+def region_of(store: Store, tenant_id: int) -> str | None:
+    """The region tenant ``tenant_id`` is pinned to, if any."""
+    with store.system_session() as session:
+        return session.scalar(select(Tenant.region).where(Tenant.id == tenant_id))

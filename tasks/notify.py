@@ -1,8 +1,8 @@
 """Notification tasks: route findings into the outbox, deliver what is due.
 
-Both are coarse: one task routes a whole batch of findings (every product of a run), one
-delivers every due notification, so a daily run over a thousand products costs two task
-runs here, not two thousand.
+All are coarse: one task routes a whole batch of findings (every product of a run), and
+delivery is one task per vendor over every due notification, so a daily run over a
+thousand products costs a handful of task runs here, not thousands.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Any
 from prefect import task
 from sqlalchemy.exc import IntegrityError
 
+from deployments.setup import VENDOR_TAG_PREFIX
 from integrations.channels import ConfiguredTargets
 from productpilot.db.models import Product
 from productpilot.notify import outbox
@@ -52,6 +53,40 @@ def route_findings(findings: Sequence[Finding], now: datetime | None = None) -> 
     return asdict(total)
 
 
+#: The vendor each channel talks to: its delivery task carries the ``vendor:<name>`` tag, so
+#: the tag concurrency limits ``productpilot setup`` creates cap the sends to each vendor
+#: across every flow and worker. The outbox channel talks to nobody.
+CHANNEL_VENDORS: dict[str, str | None] = {
+    "slack": "slack",
+    "teams": "teams",
+    "email": "email",
+    "jira": "jira",
+    "linear": "linear",
+    "github": "github",
+    "outbox": None,
+}
+
+
+@task(
+    name="escalate-unacknowledged",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_on(*TRANSIENT_STORE_ERRORS),
+)
+def escalate_unacknowledged(
+    product_ids: list[int] | None = None, now: datetime | None = None
+) -> int:
+    """Record one escalation for each critical alert of the products left unacknowledged
+    past its route's ``escalation.after_minutes``; returns how many."""
+    moment = now or datetime.now(UTC)
+    store = task_store()
+    escalated = 0
+    for product in products_in_scope(store, product_ids):
+        with store.tenant_session(product.tenant_id) as session:
+            escalated += escalate(session, session.get(Product, product.id), now=moment)
+    return escalated
+
+
 @task(
     name="deliver-notifications",
     retries=2,
@@ -59,10 +94,13 @@ def route_findings(findings: Sequence[Finding], now: datetime | None = None) -> 
     retry_condition_fn=retry_on(*TRANSIENT_STORE_ERRORS),
 )
 def deliver_notifications(
-    product_ids: list[int] | None = None, now: datetime | None = None, limit: int = 500
+    product_ids: list[int] | None = None,
+    now: datetime | None = None,
+    limit: int = 500,
+    channels: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Escalate unacknowledged critical alerts, then send every due notification of the
-    products' tenants through the channels their configuration names.
+    """Send every due notification of the products' tenants (only through ``channels``,
+    when given) through the channels their configuration names.
 
     Vendor failures do not fail the task: each stays in the outbox (pending with a backoff,
     or failed with its reason). Only the store failing does.
@@ -71,12 +109,50 @@ def deliver_notifications(
     store = task_store()
     products = products_in_scope(store, product_ids)
     total = DispatchReport()
-    for product in products:
-        with store.tenant_session(product.tenant_id) as session:
-            total.escalated += escalate(session, session.get(Product, product.id), now=moment)
     targets = ConfiguredTargets(store)
     for tenant_id in sorted({p.tenant_id for p in products}):
-        total.add(deliver_due(store, tenant_id, targets, now=moment, limit=limit))
+        total.add(
+            deliver_due(store, tenant_id, targets, now=moment, limit=limit, channels=channels)
+        )
+    return asdict(total)
+
+
+@task(
+    name="due-channels",
+    retries=2,
+    retry_delay_seconds=[5, 30],
+    retry_condition_fn=retry_on(*TRANSIENT_STORE_ERRORS),
+)
+def due_channels(product_ids: list[int] | None = None, now: datetime | None = None) -> list[str]:
+    """The channels with something due for the products' tenants."""
+    moment = now or datetime.now(UTC)
+    store = task_store()
+    channels: set[str] = set()
+    for tenant_id in sorted({p.tenant_id for p in products_in_scope(store, product_ids)}):
+        with store.tenant_session(tenant_id) as session:
+            channels |= outbox.due_channels(session, moment)
+    return sorted(channels)
+
+
+def deliver_through_vendors(
+    product_ids: list[int] | None = None, now: datetime | None = None
+) -> dict[str, Any]:
+    """Escalate, then deliver what is due with one task per vendor that has something
+    due, each tagged ``vendor:<name>`` (call it from a flow: each step is a task run).
+
+    A vendor at its tag limit (other flows are sending to it) delays only its own task.
+    """
+    moment = now or datetime.now(UTC)
+    total = DispatchReport(escalated=escalate_unacknowledged(product_ids, moment))
+    by_vendor: dict[str | None, list[str]] = defaultdict(list)
+    for channel in due_channels(product_ids, moment):
+        by_vendor[CHANNEL_VENDORS.get(channel)].append(channel)
+    for vendor, channels in sorted(by_vendor.items(), key=lambda item: item[0] or ""):
+        deliver = deliver_notifications.with_options(
+            name=f"deliver-{vendor or 'outbox'}",
+            tags=[f"{VENDOR_TAG_PREFIX}{vendor}"] if vendor else [],
+        )
+        total.add(DispatchReport(**deliver(product_ids, moment, channels=channels)))
     return asdict(total)
 
 

@@ -16,7 +16,7 @@ from productpilot.db.store import Store
 from productpilot.db.tenancy import StoreSession
 from productpilot.errors import NotFoundError
 from productpilot.products import get_product
-from productpilot.tenants import authenticate, hash_key
+from productpilot.tenants import authenticate, hash_key, region_of
 
 bearer = HTTPBearer(auto_error=False, description="A tenant API key: `Bearer pp_...`")
 
@@ -56,6 +56,14 @@ async def get_tenant_id(
 
 
 TenantId = Annotated[int, Depends(get_tenant_id)]
+
+
+def get_tenant_region(store: StoreDep, tenant_id: TenantId) -> str | None:
+    """The region the caller's tenant is pinned to (its runs go to that region's queues)."""
+    return region_of(store, tenant_id)
+
+
+TenantRegion = Annotated[str | None, Depends(get_tenant_region)]
 
 
 def get_session(store: StoreDep, tenant_id: TenantId) -> Iterator[StoreSession]:

@@ -33,6 +33,7 @@ from prefect.utilities.schema_tools.validation import ValidationError as SchemaE
 from prefect.utilities.schema_tools.validation import validate
 
 from productpilot.errors import ConflictError, NotFoundError, UnavailableError, ValidationError
+from productpilot.tenants import regional_queue
 
 ACTIVE_STATES = [
     StateType.SCHEDULED,
@@ -119,10 +120,13 @@ class PrefectGateway:
         tenant_id: int,
         idempotency_key: str | None = None,
         extra_tags: Sequence[str] = (),
+        region: str | None = None,
     ) -> Workflow:
         """Start a run of ``flow-name/deployment-name`` after checking its parameters.
 
-        ``extra_tags`` are added to the run's (a replay names the run it replays).
+        ``extra_tags`` are added to the run's (a replay names the run it replays). A tenant
+        pinned to a ``region`` has its run put on that region's copy of the deployment's
+        work queue, which only that region's workers poll.
 
         Raises:
             NotFoundError: no such deployment.
@@ -138,9 +142,14 @@ class PrefectGateway:
                 validate(parameters, schema, raise_on_error=True)
             except SchemaError as exc:
                 raise ValidationError(f"parameters do not fit {deployment_name}: {exc}") from None
+            # Only a deployment on a work pool has queues (and workers) to pin to.
+            pinned = region and deployment.work_pool_name and deployment.work_queue_name
             run = await client.create_flow_run_from_deployment(
                 deployment.id,
                 parameters=parameters,
+                work_queue_name=regional_queue(deployment.work_queue_name, region)
+                if pinned
+                else None,
                 tags=[PRODUCT_TAG, tenant_tag(tenant_id), *extra_tags],
                 # Keys are per tenant: one tenant's key can never return another's run.
                 idempotency_key=f"{tenant_tag(tenant_id)}:{idempotency_key}"

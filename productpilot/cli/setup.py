@@ -56,8 +56,9 @@ def setup(
         error = exc.errors()[0]
         name = "PRODUCTPILOT_SETUP_" + str(error["loc"][0]).upper()
         raise ConfigurationError(f"invalid {name}: {error['msg']}") from None
-    tenant_ids = [tenant.id for tenant in tenants.list_tenants(open_store(settings))]
-    desired = desired_state(tenant_ids, options)
+    known = tenants.list_tenants(open_store(settings))
+    regions = {tenant.region for tenant in known if tenant.region}
+    desired = desired_state([tenant.id for tenant in known], options, regions)
     try:
         with get_client(sync_client=True) as client:
             report = converge(client, desired, dry_run=dry_run)

@@ -20,9 +20,13 @@ def create(
     slug: Annotated[
         str | None, typer.Option(help="URL-safe identifier; derived from NAME if omitted.")
     ] = None,
+    region: Annotated[
+        str | None,
+        typer.Option(help="Pin the tenant's runs to this region's work queues, e.g. 'eu'."),
+    ] = None,
 ) -> None:
     """Create a tenant and print its first API key (shown only this once)."""
-    tenant, key = tenants.create_tenant(open_store(), name, slug)
+    tenant, key = tenants.create_tenant(open_store(), name, slug, region)
     console.print(f"Created tenant [bold]{tenant.slug}[/] (id {tenant.id}).")
     console.print(f"API key: [bold]{key}[/]")
     err_console.print("Store the key now: only its hash is kept, it cannot be shown again.")
@@ -31,7 +35,27 @@ def create(
 @app.command("list")
 def list_() -> None:
     """List all tenants."""
-    table = Table("id", "slug", "name", "created")
+    table = Table("id", "slug", "name", "region", "created")
     for tenant in tenants.list_tenants(open_store()):
-        table.add_row(str(tenant.id), tenant.slug, tenant.name, f"{tenant.created_at:%Y-%m-%d}")
+        table.add_row(
+            str(tenant.id),
+            tenant.slug,
+            tenant.name,
+            tenant.region or "-",
+            f"{tenant.created_at:%Y-%m-%d}",
+        )
     console.print(table)
+
+
+@app.command("pin")
+def pin(
+    tenant: Annotated[str, typer.Argument(help="The tenant's id or slug.")],
+    region: Annotated[
+        str | None, typer.Argument(help="The region; omit it to unpin the tenant.")
+    ] = None,
+) -> None:
+    """Pin a tenant's runs to a region's work queues (run `productpilot setup` after a new
+    region, so its queues exist; start that region's workers on them)."""
+    row = tenants.pin_region(open_store(), tenant, region)
+    where = f"region [bold]{row.region}[/]" if row.region else "any region"
+    console.print(f"Tenant [bold]{row.slug}[/] now runs in {where}.")

@@ -65,6 +65,9 @@ class Tenant(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    #: Where the tenant's runs must execute (data residency): its API-started runs go to
+    #: that region's work queues. ``None``: any worker.
+    region: Mapped[str | None] = mapped_column(String(32))
 
 
 class ApiKey(TenantOwned, Timestamped, Base):

@@ -21,7 +21,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
@@ -95,11 +95,13 @@ def deliver_due(
     *,
     now: datetime,
     limit: int = 500,
+    channels: Collection[str] | None = None,
 ) -> DispatchReport:
-    """Send the tenant's due notifications (at most ``limit``) and mark each."""
+    """Send the tenant's due notifications (at most ``limit``; only through ``channels``
+    when given) and mark each."""
     report = DispatchReport()
     with store.tenant_session(tenant_id) as session:
-        ids = [row.id for row in outbox.due(session, now, limit)]
+        ids = [row.id for row in outbox.due(session, now, limit, channels)]
     for notification_id in ids:
         _deliver_one(store, tenant_id, notification_id, resolve, now, report)
     return report

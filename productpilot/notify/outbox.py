@@ -12,10 +12,11 @@ Statuses (``Notification.status``): ``grouping`` → a digest collecting finding
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
+from sqlalchemy.sql.elements import ColumnElement
 
 from productpilot.db.models import Notification
 from productpilot.db.tenancy import StoreSession
@@ -119,23 +120,30 @@ def booked_sends(
     )
 
 
-def due(session: StoreSession, now: datetime, limit: int) -> list[Notification]:
-    """Notifications to send now: due ones, and claims abandoned by a crashed dispatcher."""
-    return list(
-        session.scalars(
-            select(Notification)
-            .where(
-                or_(
-                    Notification.status.in_(("pending", "grouping"))
-                    & (Notification.not_before <= now),
-                    (Notification.status == "sending")
-                    & (Notification.claimed_at < now - CLAIM_LEASE),
-                )
-            )
-            .order_by(Notification.not_before, Notification.id)
-            .limit(limit)
-        )
+def _is_due(now: datetime) -> ColumnElement[bool]:
+    """Due and not held back, or claimed by a dispatcher that crashed (its lease ran out)."""
+    return or_(
+        Notification.status.in_(("pending", "grouping")) & (Notification.not_before <= now),
+        (Notification.status == "sending") & (Notification.claimed_at < now - CLAIM_LEASE),
     )
+
+
+def due(
+    session: StoreSession, now: datetime, limit: int, channels: Collection[str] | None = None
+) -> list[Notification]:
+    """Notifications to send now: due ones, and claims abandoned by a crashed dispatcher
+    (only through ``channels``, when given)."""
+    query = select(Notification).where(_is_due(now))
+    if channels is not None:
+        query = query.where(Notification.channel.in_(sorted(channels)))
+    return list(
+        session.scalars(query.order_by(Notification.not_before, Notification.id).limit(limit))
+    )
+
+
+def due_channels(session: StoreSession, now: datetime) -> set[str]:
+    """The channels that :func:`due` has something for now."""
+    return set(session.scalars(select(Notification.channel).where(_is_due(now)).distinct()))
 
 
 def claim(session: StoreSession, notification: Notification, now: datetime) -> bool:

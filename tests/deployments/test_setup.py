@@ -176,6 +176,29 @@ def test_settings_change_the_numbers_and_refuse_unknown_names() -> None:
         desired_state([], SetupSettings(vendor_limits={"slack": 0}))
 
 
+def test_each_region_gets_a_copy_of_every_queue_right_after_its_base_queue() -> None:
+    desired = desired_state([1, 2], regions=["us", "eu"])
+
+    assert [(q.name, q.priority) for q in desired.queues] == [
+        ("critical", 1),
+        ("critical-eu", 2),
+        ("critical-us", 3),
+        ("high", 4),
+        ("high-eu", 5),
+        ("high-us", 6),
+        ("default", 7),
+        ("default-eu", 8),
+        ("default-us", 9),
+        ("batch", 10),
+        ("batch-eu", 11),
+        ("batch-us", 12),
+    ]
+    limits = {q.name: q.concurrency_limit for q in desired.queues}
+    assert limits["batch-eu"] == limits["batch"] == 2
+    # Without pinned tenants nothing changes: the four queues keep priorities 1 to 4.
+    assert [q.priority for q in desired_state([1]).queues] == [1, 2, 3, 4]
+
+
 def test_the_command_prints_one_line_per_object_and_is_idempotent(
     client: SyncPrefectClient, home: object, monkeypatch: pytest.MonkeyPatch
 ) -> None:

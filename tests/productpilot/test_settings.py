@@ -33,6 +33,7 @@ def test_no_prefect_url_means_an_ephemeral_server_kept_in_the_home(tmp_path: Pat
     assert "PREFECT_API_URL" not in environment
     assert environment["PREFECT_HOME"] == str(tmp_path / "prefect")
     assert environment["PREFECT_SERVER_ANALYTICS_ENABLED"] == "false"
+    assert int(environment["PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS"]) > 20
 
 
 def test_an_invalid_variable_is_a_configuration_error_naming_it(

@@ -15,6 +15,8 @@ from productpilot.tenants import (
     get_tenant,
     issue_api_key,
     list_tenants,
+    pin_region,
+    region_of,
     slugify,
 )
 
@@ -88,3 +90,19 @@ def test_tenants_are_found_by_id_or_slug_and_listed(store: Store) -> None:
     assert [t.slug for t in list_tenants(store)] == ["acme", "globex"]
     with pytest.raises(NotFoundError):
         get_tenant(store, "initech")
+
+
+def test_a_tenant_can_be_pinned_to_a_region_and_unpinned(store: Store) -> None:
+    tenant, _ = create_tenant(store, "Residency GmbH", region="eu")
+    assert region_of(store, tenant.id) == "eu"
+    assert pin_region(store, tenant.slug, "eu-west").region == "eu-west"
+    assert region_of(store, tenant.id) == "eu-west"
+    pin_region(store, tenant.id, None)
+    assert region_of(store, tenant.id) is None
+
+
+@pytest.mark.parametrize("region", ["EU", "eu_west", "-eu", "x" * 33, "eu west"])
+def test_a_region_must_fit_a_work_queue_name(store: Store, region: str) -> None:
+    with pytest.raises(ValidationError, match="invalid region"):
+        create_tenant(store, "Anywhere", region=region)
+    assert list_tenants(store) == []

@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
-from productpilot.api.deps import SessionDep, TenantId
+from productpilot.api.deps import SessionDep, TenantId, TenantRegion
 from productpilot.api.problems import PROBLEM_RESPONSE
 from productpilot.api.routers.workflows import WorkflowOut, gateway
 from productpilot.db.models import DeadLetter
@@ -97,7 +97,11 @@ def get_dead_letter(dead_letter_id: DeadLetterId, session: SessionDep) -> DeadLe
     responses={**CHANGE_ERRORS, 503: PROBLEM_RESPONSE},
 )
 async def replay_dead_letter(
-    dead_letter_id: DeadLetterId, request: Request, tenant_id: TenantId, session: SessionDep
+    dead_letter_id: DeadLetterId,
+    request: Request,
+    tenant_id: TenantId,
+    region: TenantRegion,
+    session: SessionDep,
 ) -> ReplayOut:
     """Start the deployment again with the same parameters and mark the dead letter replayed.
 
@@ -114,6 +118,7 @@ async def replay_dead_letter(
         # The CLI's replay task uses the same key under the same tenant: one replay either way.
         idempotency_key=deadletters.replay_tag(letter.flow_run_id),
         extra_tags=[deadletters.replay_tag(letter.flow_run_id)],
+        region=region,
     )
     letter = deadletters.mark_replayed(session, dead_letter_id, str(workflow.id), datetime.now(UTC))
     return ReplayOut(dead_letter=DeadLetterOut.of(letter), workflow=WorkflowOut.of(workflow))

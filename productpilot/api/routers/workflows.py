@@ -12,7 +12,7 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Header, Request
 from pydantic import BaseModel, Field
 
-from productpilot.api.deps import SessionDep, TenantId
+from productpilot.api.deps import SessionDep, TenantId, TenantRegion
 from productpilot.api.prefect_gateway import PrefectGateway, Workflow
 from productpilot.api.problems import PROBLEM_RESPONSE
 from productpilot.errors import NotFoundError
@@ -119,6 +119,7 @@ async def trigger_automation(
     trigger: Trigger,
     request: Request,
     tenant_id: TenantId,
+    region: TenantRegion,
     session: SessionDep,
     parameters: Annotated[dict[str, Any], Body(description="The flow's parameters.")],
     idempotency_key: IdempotencyKey = None,
@@ -126,7 +127,7 @@ async def trigger_automation(
     """Start the deployment behind ``trigger`` with the body as its parameters."""
     _check_products(session, parameters)
     workflow = await gateway(request).create(
-        TRIGGERS[trigger], parameters, tenant_id, idempotency_key
+        TRIGGERS[trigger], parameters, tenant_id, idempotency_key, region=region
     )
     return WorkflowOut.of(workflow)
 
@@ -153,13 +154,14 @@ async def create_workflow(
     body: CreateWorkflow,
     request: Request,
     tenant_id: TenantId,
+    region: TenantRegion,
     session: SessionDep,
     idempotency_key: IdempotencyKey = None,
 ) -> WorkflowOut:
     """Start a run; the parameters are checked against the deployment's schema (422)."""
     _check_products(session, body.parameters)
     workflow = await gateway(request).create(
-        body.deployment, body.parameters, tenant_id, idempotency_key
+        body.deployment, body.parameters, tenant_id, idempotency_key, region=region
     )
     return WorkflowOut.of(workflow)
 

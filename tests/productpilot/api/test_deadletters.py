@@ -37,6 +37,7 @@ class FakeGateway:
         tenant_id: int,
         idempotency_key: str | None = None,
         extra_tags: Sequence[str] = (),
+        region: str | None = None,
     ) -> Workflow:
         if self.failure is not None:
             raise self.failure
@@ -47,6 +48,7 @@ class FakeGateway:
                 "tenant_id": tenant_id,
                 "idempotency_key": idempotency_key,
                 "extra_tags": list(extra_tags),
+                "region": region,
             }
         )
         key = f"tenant:{tenant_id}:{idempotency_key}"
@@ -142,6 +144,7 @@ def test_replay_starts_the_same_deployment_with_the_same_parameters(
             "tenant_id": acme.tenant_id,
             "idempotency_key": f"replay-of:{RUN_ID}",
             "extra_tags": [f"replay-of:{RUN_ID}"],
+            "region": None,
         }
     ]
     assert body["workflow"]["state_type"] == "SCHEDULED"

@@ -9,9 +9,13 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from prefect import flow, tags
 from prefect.artifacts import create_markdown_artifact
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import WorkPoolCreate
 from prefect.settings import get_current_settings
 
 from productpilot.api.prefect_gateway import PrefectGateway
+from productpilot.db.store import Store
+from productpilot.tenants import pin_region
 from tests.productpilot.api.conftest import Caller
 
 
@@ -198,3 +202,36 @@ def test_a_deployment_name_with_control_characters_is_422(client: TestClient, ac
         headers=acme.headers,
     )
     assert response.status_code == 422
+
+
+@pytest.fixture(scope="module")
+def pooled(prefect_harness: None) -> str:
+    """``echo`` deployed on a work pool's default queue, which has a copy for region eu."""
+    pool = f"pp-regions-{uuid4().hex[:6]}"
+    with get_client(sync_client=True) as prefect:
+        prefect.create_work_pool(WorkPoolCreate(name=pool, type="process"))
+        prefect.create_work_queue(name="default-eu", work_pool_name=pool)  # "default" comes with it
+    echo.to_deployment(name="pooled", work_pool_name=pool, work_queue_name="default").apply()
+    return "echo/pooled"
+
+
+def test_a_tenant_pinned_to_a_region_has_its_runs_on_that_regions_queue(
+    client: TestClient, acme: Caller, globex: Caller, store: Store, pooled: str
+) -> None:
+    pin_region(store, acme.tenant_id, "eu")
+
+    def start(caller: Caller):
+        return client.post(
+            "/api/v1/workflows/create",
+            json={"deployment": pooled, "parameters": {"product_id": caller.product_id}},
+            headers=caller.headers,
+        )
+
+    pinned, anywhere = start(acme), start(globex)
+    assert (pinned.status_code, anywhere.status_code) == (202, 202), pinned.text
+    with get_client(sync_client=True) as prefect:
+        queues = {
+            name: prefect.read_flow_run(response.json()["workflow_id"]).work_queue_name
+            for name, response in (("acme", pinned), ("globex", anywhere))
+        }
+    assert queues == {"acme": "default-eu", "globex": "default"}

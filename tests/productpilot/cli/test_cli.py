@@ -32,6 +32,7 @@ def acme(home: Path) -> str:
         ["--help"],
         ["tenants", "create", "--help"],
         ["tenants", "list", "--help"],
+        ["tenants", "pin", "--help"],
         ["products", "create", "--help"],
         ["products", "list", "--help"],
         ["products", "show", "--help"],
@@ -59,6 +60,16 @@ def test_creating_a_tenant_prints_its_key_once(home: Path, acme: str) -> None:
     assert code == 0
     assert "acme-inc" in out
     assert acme not in out
+
+
+def test_a_tenant_is_pinned_to_a_region_and_the_list_shows_it(home: Path, acme: str) -> None:
+    code, out, _ = run("tenants", "pin", "acme-inc", "eu")
+    assert code == 0
+    assert "now runs in region eu" in out
+    result = runner.invoke(app, ["tenants", "list"], env={"COLUMNS": "200"})
+    assert re.search(r"acme-inc\s.*\beu\b", result.stdout)
+    code, out, _ = run("tenants", "pin", "acme-inc")
+    assert "now runs in any region" in out
 
 
 def test_products_are_created_listed_and_shown_with_their_configuration(
@@ -98,6 +109,8 @@ def test_events_import_reports_counts_and_bad_lines(home: Path, acme: str, tmp_p
     ("args", "message"),
     [
         (["tenants", "create", "Acme Inc"], "tenant 'acme-inc' already exists"),
+        (["tenants", "pin", "acme-inc", "EU West"], "invalid region 'EU West'"),
+        (["tenants", "pin", "nobody", "eu"], "no tenant 'nobody'"),
         (["products", "list", "-t", "nobody"], "no tenant 'nobody'"),
         (["products", "create", "X", "-t", "acme-inc", "--timezone", "Moon/Base"], "time zone"),
         (["products", "show", "nope", "-t", "acme-inc"], "no product 'nope'"),

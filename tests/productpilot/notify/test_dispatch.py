@@ -295,3 +295,20 @@ def test_an_acknowledged_alert_does_not_escalate(
         assert (
             escalate(session, session.get(Product, product.id), now=NOW + timedelta(hours=1)) == 0
         )
+
+
+def test_a_dispatcher_for_some_channels_leaves_the_others_due(
+    store: Store, tenant_id: int, configure: Callable[..., Product]
+) -> None:
+    product = configure(SLACK, {**SLACK, "channel": "email", "recipients": ["pm@example.com"]})
+    send_findings(store, tenant_id, product, finding(severity="critical"))
+    slack, email = RecordingChannel(), RecordingChannel()
+    targets = resolver(slack=slack, email=email)
+    with store.tenant_session(tenant_id) as session:
+        assert outbox.due_channels(session, NOW) == {"slack", "email"}
+    assert deliver_due(store, tenant_id, targets, now=NOW, channels=["email"]).sent == 1
+    assert (len(slack.sent), len(email.sent)) == (0, 1)
+    with store.tenant_session(tenant_id) as session:
+        assert outbox.due_channels(session, NOW) == {"slack"}
+    assert deliver_due(store, tenant_id, targets, now=NOW).sent == 1
+    assert len(slack.sent) == 1
