@@ -51,6 +51,10 @@ bench: install
 	$(BIN)/python benchmarks/nab.py
 	$(BIN)/python benchmarks/notify.py
 	$(BIN)/python benchmarks/orchestration.py
+	$(BIN)/python benchmarks/scale.py
+	$(BIN)/python benchmarks/scheduling.py
+	$(BIN)/python benchmarks/estimation.py
+	$(BIN)/python benchmarks/forecast.py
 
 clean:
 	rm -rf $(VENV) .productpilot .pytest_cache .ruff_cache benchmarks/.data

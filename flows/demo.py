@@ -13,6 +13,7 @@ from prefect.runtime import flow_run
 
 from flows.analytics import daily_analysis_flow, realtime_rollup_flow
 from flows.ingestion import import_events_flow
+from flows.planning import backlog_planning_flow
 from flows.strategic import market_opportunity_flow, monthly_review_flow
 from productpilot.settings import get_settings
 from tasks.demo import generate_synthetic_data, load_backlog, prepare_demo_product
@@ -45,6 +46,9 @@ def _summary_markdown(summary: dict[str, Any]) -> str:
         f"| backlog | {summary['backlog']['created']} created, "
         f"{summary['backlog']['updated']} updated, "
         f"{summary['backlog']['dependencies']} dependencies |",
+        f"| planning | {summary['plan']['items']} items scheduled over "
+        f"{summary['plan']['makespan_days']} working days, P85 "
+        f"{summary['plan']['forecast'].get('p85', 'n/a')} |",
     ]
     lines += ["", "Files:", ""] + [f"- {name}: `{path}`" for name, path in summary["files"].items()]
     return "\n".join(lines)
@@ -80,6 +84,8 @@ def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) 
     [market] = market_opportunity_flow(
         [product["product_id"]], start=last_day - timedelta(days=27), end=last_day
     )
+    # Plan the open backlog from the day after the data ends, as if planning that Monday.
+    [plan] = backlog_planning_flow([product["product_id"]], as_of=last_day + timedelta(days=1))
 
     summary: dict[str, Any] = {
         "tenant_id": product["tenant_id"],
@@ -90,6 +96,7 @@ def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) 
         "backlog": backlog,
         "rollup": rollup,
         "daily": daily,
+        "plan": plan["summary"],
         "files": files,
     }
     summary_path = directory / "summary.json"
@@ -102,5 +109,7 @@ def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) 
         summary["files"]["daily report"] = report["path"]
     summary["files"]["monthly review"] = monthly["path"]
     summary["files"]["market opportunities"] = market["path"]
+    summary["files"]["plan"] = plan["report"]
+    summary["files"]["gantt chart"] = plan["chart"]
     create_markdown_artifact(_summary_markdown(summary), key="productpilot-demo")
     return summary

@@ -722,6 +722,93 @@ class GitHubHook:
 
         return self._call(call)
 
+    def list_issues(
+        self,
+        repo: str,
+        *,
+        state: Literal["open", "closed", "all"] = "all",
+        since: datetime | None = None,
+        max_items: int = 1000,
+    ) -> list[dict[str, Any]]:
+        """The repository's issues (pull requests left out), most recently updated first, at
+        most ``max_items``: ``number``, ``title``, ``body``, ``state``, ``state_reason``,
+        ``labels`` (names), ``created_at``, ``updated_at``, ``closed_at`` (ISO 8601 or
+        ``None``) and ``html_url``.
+
+        Pages are read as needed (GitHub's ``Link`` header) and no further than
+        ``max_items``; ``since`` keeps only issues updated at or after it.
+
+        Example:
+            ```python
+            hook.list_issues("acme/shop", state="closed", since=datetime(2026, 6, 1, tzinfo=UTC))
+            # [{'number': 12, 'state': 'closed', 'state_reason': 'completed', ...}]
+            ```
+        """
+        options: dict[str, Any] = {"state": state, "sort": "updated", "direction": "desc"}
+        if since is not None:
+            options["since"] = since
+
+        def call() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = []
+            for issue in self._repository(repo).get_issues(**options):
+                if len(found) >= max_items:
+                    break
+                if _is_pull_request(issue.html_url):
+                    continue
+                found.append(
+                    {
+                        "number": issue.number,
+                        "title": issue.title,
+                        "body": issue.body or "",
+                        "state": issue.state,
+                        "state_reason": issue.state_reason,
+                        "labels": [label.name for label in issue.labels],
+                        "created_at": _iso(issue.created_at),
+                        "updated_at": _iso(issue.updated_at),
+                        "closed_at": _iso(issue.closed_at),
+                        "html_url": issue.html_url,
+                    }
+                )
+            return found
+
+        return self._call(call)
+
+    def add_issue_labels(self, repo: str, number: int, labels: Sequence[str]) -> list[str]:
+        """Add ``labels`` to issue ``number`` (GitHub creates unknown ones); returns the
+        names of all its labels now.
+
+        Adding leaves the labels people set alone, unlike replacing the whole set.
+
+        Example:
+            ```python
+            hook.add_issue_labels("acme/shop", 12, ["priority:P1"])
+            # ['bug', 'priority:P1']
+            ```
+        """
+
+        def call() -> list[str]:
+            issue = self._repository(repo).get_issue(number)
+            # PyGithub sends a bare JSON array; the documented object form is sent instead.
+            _headers, data = self._client.requester.requestJsonAndCheck(
+                "POST", f"{issue.url}/labels", input={"labels": list(labels)}
+            )
+            return [str(label["name"]) for label in data or []]
+
+        return self._call(call)
+
+    def remove_issue_label(self, repo: str, number: int, label: str) -> None:
+        """Take ``label`` off issue ``number``.
+
+        Raises:
+            RejectedRequestError: the issue does not carry it (HTTP 404), among others.
+
+        Example:
+            ```python
+            hook.remove_issue_label("acme/shop", 12, "priority:P2")
+            ```
+        """
+        self._call(lambda: self._repository(repo).get_issue(number).remove_from_labels(label))
+
     # --- the machinery -------------------------------------------------------------------
 
     def _repository(self, full_name: str) -> Repository:

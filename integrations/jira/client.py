@@ -122,6 +122,52 @@ class JiraHook:
 
         return self._run(call)
 
+    def search_page(
+        self,
+        jql: str,
+        fields: Sequence[str],
+        max_results: int = 100,
+        next_page_token: str | None = None,
+    ) -> tuple[list[dict[str, Any]], str | None]:
+        """One page of what ``jql`` finds, and the token of the next page (``None``: last).
+
+        The enhanced JQL search pages by token, not by offset: pass the returned token back
+        to read on. Each page is one request, retried on its own.
+
+        Example:
+            >>> issues, token = hook.search_page('project = "OPS"', ["summary"])  # doctest: +SKIP
+            >>> more, token = hook.search_page(  # doctest: +SKIP
+            ...     'project = "OPS"', ["summary"], next_page_token=token
+            ... )
+        """
+
+        def call() -> tuple[list[dict[str, Any]], str | None]:
+            result = self._client.enhanced_search_issues(
+                jql,
+                nextPageToken=next_page_token,
+                # A fresh list: the library rewrites it in place (names to field ids).
+                fields=list(fields),
+                maxResults=max_results,
+                json_result=True,
+            )
+            token = result.get("nextPageToken")
+            last = result.get("isLast", token is None)
+            return list(result.get("issues", [])), None if last or not token else str(token)
+
+        return self._run(call)
+
+    def project(self, key: str) -> dict[str, Any]:
+        """Project ``key`` as Jira describes it (``id``, ``key``, ``name``, ...).
+
+        Raises:
+            RejectedRequestError: no such project, or the account cannot see it (HTTP 404).
+
+        Example:
+            >>> hook.project("OPS")["name"]  # doctest: +SKIP
+            'Operations'
+        """
+        return self._run(lambda: dict(self._client.project(key).raw))
+
     def create_issue(
         self,
         project_key: str,

@@ -269,6 +269,22 @@ class LinearHook:
         data = self.execute("IssueUpdate", ISSUE_UPDATE, {"id": issue_id, "input": changes})
         return _created(data["issueUpdate"], "issue", "IssueUpdate")
 
+    def update_issue_fields(self, issue_id: str, changes: Mapping[str, Any]) -> dict[str, Any]:
+        """Set any ``IssueUpdateInput`` fields of an issue, e.g. ``{"priority": 2,
+        "estimate": 3}``; returns ``{id, identifier, url, state}``.
+
+        Raises:
+            ValueError: ``changes`` is empty.
+
+        Example:
+            >>> hook.update_issue_fields("ENG-42", {"priority": 1})  # doctest: +SKIP
+            {'id': '4f0c...', 'identifier': 'ENG-42', 'url': '...', 'state': {...}}
+        """
+        if not changes:
+            raise ValueError("update_issue_fields needs at least one change")
+        data = self.execute("IssueUpdate", ISSUE_UPDATE, {"id": issue_id, "input": dict(changes)})
+        return _created(data["issueUpdate"], "issue", "IssueUpdate")
+
     def set_state(self, issue_id: str, team_id: str, state_name: str) -> dict[str, Any]:
         """Move an issue to the team's state called ``state_name`` (case-insensitive).
 

@@ -22,8 +22,10 @@ from productpilot.api.routers import (
     configuration,
     deadletters,
     events,
+    flags,
     health,
     metrics,
+    ofrep,
     operations,
     workflows,
 )
@@ -74,6 +76,8 @@ def create_app(
     app.include_router(analytics.router)
     app.include_router(workflows.router)
     app.include_router(deadletters.router)
+    app.include_router(flags.router)
+    app.include_router(ofrep.router)
     # Imported here: the receivers pull in every vendor integration.
     from integrations.prefect_events import PrefectEventEmitter
     from productpilot.api.routers import webhooks

@@ -13,7 +13,7 @@ import typer
 from sqlalchemy.exc import OperationalError
 from typer.core import TyperGroup
 
-from productpilot.cli import db, dlq, events, outbox, products, tenants
+from productpilot.cli import db, dlq, events, flags, outbox, plan, products, tenants
 from productpilot.cli.api import api
 from productpilot.cli.demo import demo
 from productpilot.cli.output import fail
@@ -49,6 +49,8 @@ app.add_typer(events.app, name="events")
 app.add_typer(db.app, name="db")
 app.add_typer(outbox.app, name="outbox")
 app.add_typer(dlq.app, name="dlq")
+app.add_typer(plan.app, name="plan")
+app.add_typer(flags.app, name="flags")
 app.command("demo")(demo)
 app.command("api")(api)
 app.command("setup")(setup)

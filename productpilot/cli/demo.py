@@ -64,6 +64,14 @@ def _print_summary(summary: dict[str, Any], database_url: str, prefect_home: str
         f"outbox, {delivered['held']} held until credentials are configured, "
         f"{routed['suppressed']} duplicates folded; see them with `productpilot outbox list`."
     )
+    plan = summary["plan"]
+    outlook = ", ".join(f"{p.upper()} {d}" for p, d in plan["forecast"].items()) or "no forecast"
+    console.print(
+        f"Planning: {plan['items']} open backlog items ranked, estimated and scheduled over "
+        f"{plan['makespan_days']} working days ({plan['schedule_status']}); all done by "
+        f"{outlook}; {len(plan['high_risk'])} high-risk; try `productpilot plan risk "
+        f"{summary['product_id']}`."
+    )
     if summary["api_key"]:
         console.print(f"Demo tenant API key (shown once): [bold]{summary['api_key']}[/]")
     table = Table("what", "where")

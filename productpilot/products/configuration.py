@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from productpilot.planning.scoring import ScoringConfig
+
 Name = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:\-]+$")
 
 
@@ -224,6 +226,57 @@ class IntegrationMapping(_Section):
 Vendor = Literal["github", "jira", "linear", "figma", "slack"]
 
 
+class TeamCapacity(_Section):
+    """A team the planner schedules: how many items it works on at once, and its pace.
+
+    ``velocity`` (working days of work finished per sprint) is measured from the team's
+    history when left out.
+    """
+
+    name: str = Field(min_length=1, max_length=120)
+    people: int = Field(default=2, ge=1, le=1000)
+    velocity: float | None = Field(default=None, gt=0)
+
+
+class PlanningSettings(_Section):
+    """How the planning flow scores, estimates, schedules and forecasts the backlog.
+
+    Example:
+        >>> PlanningSettings().scoring.method, PlanningSettings().sprint_length_days
+        ('rice', 10)
+    """
+
+    scoring: ScoringConfig = Field(
+        default_factory=lambda: ScoringConfig(defaults={"impact": 1.0, "confidence": 0.8})
+    )
+    teams: list[TeamCapacity] = Field(default_factory=list)
+    #: People per team for teams not listed in ``teams``.
+    default_team_people: int = Field(default=2, ge=1, le=1000)
+    sprint_length_days: int = Field(default=10, ge=1, le=60)
+    objective: Literal["weighted_completion", "makespan", "lateness"] = "weighted_completion"
+    time_limit_seconds: float = Field(default=10.0, gt=0, le=300)
+    #: Completed items needed before the learnt effort model replaces the defaults.
+    min_history: int = Field(default=30, ge=10)
+    default_effort_days: float = Field(default=3.0, gt=0)
+    #: Success criteria: the relative KPI change targeted, and when it is measured.
+    success_uplift: float = Field(default=0.10, gt=-1, le=10)
+    success_after_days: int = Field(default=30, ge=1, le=365)
+    #: Write score, estimate and priority back to the item's source tool.
+    write_back: bool = False
+
+    @field_validator("teams")
+    @classmethod
+    def _unique_teams(cls, teams: list[TeamCapacity]) -> list[TeamCapacity]:
+        names = [team.name for team in teams]
+        duplicates = sorted({name for name in names if names.count(name) > 1})
+        if duplicates:
+            raise ValueError(f"teams listed twice: {', '.join(duplicates)}")
+        return teams
+
+    def people(self, team: str) -> int:
+        return next((t.people for t in self.teams if t.name == team), self.default_team_people)
+
+
 class ConfigurationSections(_Section):
     """Everything in a configuration except the webhook secrets (which are write-only)."""
 
@@ -233,6 +286,7 @@ class ConfigurationSections(_Section):
     performance_rules: list[PerformanceRule] = Field(default_factory=list)
     notification_routes: list[NotificationRoute] = Field(default_factory=list)
     integrations: IntegrationMapping = Field(default_factory=IntegrationMapping)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
 
     @field_validator("kpis", "metrics", "gates", "performance_rules")
     @classmethod

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date
 
 import matplotlib
@@ -13,6 +14,7 @@ matplotlib.use("Agg")  # no display: reports render in workers and CI
 
 import matplotlib.dates as mdates
 import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
 
 
 def line_chart(
@@ -40,6 +42,59 @@ def line_chart(
         axes.grid(alpha=0.3)
         if target is not None or band is not None or marked:
             axes.legend(fontsize=7, loc="upper left")
+        figure.tight_layout()
+        buffer = io.BytesIO()
+        figure.savefig(buffer, format="png")
+        return buffer.getvalue()
+    finally:
+        plt.close(figure)
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    """One item of a Gantt chart: its row label, first and last day, and a colour key."""
+
+    label: str
+    start: date
+    end: date
+    group: str = ""
+    late: bool = False
+
+
+#: Colours for groups (teams), in order of first appearance; late items are outlined red.
+PALETTE = ("#1f5fa8", "#2e7d32", "#ef6c00", "#6a1b9a", "#00838f", "#ad1457", "#5d4037")
+
+
+def gantt_chart(title: str, bars: Sequence[Bar], *, today: date | None = None) -> bytes:
+    """A Gantt chart as a PNG: one row per bar (first bar on top), coloured by group."""
+    height = max(2.0, 0.28 * len(bars) + 1.0)
+    figure, axes = plt.subplots(figsize=(9.0, height), dpi=100)
+    try:
+        groups: dict[str, str] = {}
+        for row, bar in enumerate(bars):
+            colour = groups.setdefault(bar.group, PALETTE[len(groups) % len(PALETTE)])
+            start = mdates.date2num(bar.start)
+            width = mdates.date2num(bar.end) - start + 1  # the last day is included
+            axes.barh(
+                row,
+                width,
+                left=start,
+                height=0.6,
+                color=colour,
+                edgecolor="#c62828" if bar.late else colour,
+                linewidth=1.5 if bar.late else 0.5,
+            )
+        axes.set_yticks(range(len(bars)), [bar.label for bar in bars], fontsize=7)
+        axes.invert_yaxis()
+        if today is not None:
+            axes.axvline(mdates.date2num(today), color="#616161", linestyle=":", linewidth=1)
+        axes.xaxis_date()
+        axes.xaxis.set_major_formatter(mdates.DateFormatter("%b %d"))
+        axes.grid(axis="x", alpha=0.3)
+        axes.set_title(title, fontsize=10, loc="left")
+        if len(groups) > 1:
+            handles = [Patch(color=colour, label=name or "-") for name, colour in groups.items()]
+            axes.legend(handles=handles, fontsize=7, loc="lower right")
         figure.tight_layout()
         buffer = io.BytesIO()
         figure.savefig(buffer, format="png")

@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import unquote, urlencode
 
 import httpx  # noqa: F401 (used by the doctest)
 
@@ -384,6 +384,17 @@ ENDPOINTS: tuple[Endpoint, ...] = (
             "direction": frozenset({"asc", "desc"}),
         },
     ),
+    # https://docs.github.com/en/rest/issues/labels#add-labels-to-an-issue (the object form)
+    Endpoint(
+        "add_issue_labels",
+        "POST",
+        REPO + "/issues/{issue_number}/labels",
+        body={"labels": ARRAY},
+        required=frozenset({"labels"}),
+        rules=(_issue_rules,),
+    ),
+    # https://docs.github.com/en/rest/issues/labels#remove-a-label-from-an-issue
+    Endpoint("remove_issue_label", "DELETE", REPO + "/issues/{issue_number}/labels/{name}"),
     # https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
     Endpoint(
         "create_issue_comment",
@@ -671,6 +682,36 @@ class FakeGitHub(FakeServer):
         }
         issue["html_url"] = pull["html_url"]
         issue["state"] = pull["state"]
+        repository.issues[number] = issue
+        return number
+
+    def add_issue(
+        self,
+        full_name: str,
+        title: str,
+        *,
+        body: str | None = "",
+        labels: Iterable[str] = (),
+        state: str = "open",
+        state_reason: str | None = None,
+        created_at: str = NOW,
+        updated_at: str | None = None,
+        closed_at: str | None = None,
+        user: str = "octocat",
+    ) -> int:
+        """An issue as people made it on GitHub (times in GitHub's ``...Z`` form); returns
+        its number."""
+        repository = self.repository(full_name)
+        number = repository.next_number()
+        label_objects = [self._label(repository, name) for name in labels]
+        issue = self._issue(repository, number, title, body, label_objects, user)
+        issue.update(
+            state=state,
+            state_reason=state_reason,
+            created_at=created_at,
+            updated_at=updated_at or closed_at or created_at,
+            closed_at=closed_at,
+        )
         repository.issues[number] = issue
         return number
 
@@ -1053,9 +1094,38 @@ class FakeGitHub(FakeServer):
             for issue in repository.issues.values()
             if state in ("all", issue["state"])
             and wanted <= {label["name"] for label in issue["labels"]}
+            and issue["updated_at"] >= params.get("since", "")  # both ISO 8601 in UTC ("Z")
         ]
         issues.sort(key=lambda issue: issue["number"], reverse=True)  # newest first
+        if params.get("sort") in ("created", "updated"):
+            issues.sort(
+                key=lambda issue: issue[f"{params['sort']}_at"],
+                reverse=params.get("direction", "desc") == "desc",
+            )
         return self._page(request, issues)
+
+    def _add_issue_labels(self, request: Recorded, repository: FakeRepository, p: dict) -> Reply:
+        issue = repository.issues.get(int(p["issue_number"]))
+        if issue is None:
+            return _error(404, "Not Found")
+        names = [
+            label if isinstance(label, str) else label["name"] for label in request.json()["labels"]
+        ]
+        present = {label["name"] for label in issue["labels"]}
+        issue["labels"] += [
+            self._label(repository, n) for n in dict.fromkeys(names) if n not in present
+        ]
+        return Reply(200, issue["labels"])
+
+    def _remove_issue_label(self, _request: Recorded, repository: FakeRepository, p: dict) -> Reply:
+        issue = repository.issues.get(int(p["issue_number"]))
+        if issue is None:
+            return _error(404, "Not Found")
+        name = unquote(p["name"])
+        if name not in {label["name"] for label in issue["labels"]}:
+            return _error(404, "Label does not exist")
+        issue["labels"] = [label for label in issue["labels"] if label["name"] != name]
+        return Reply(200, issue["labels"])
 
     def _create_issue_comment(
         self, request: Recorded, repository: FakeRepository, p: dict

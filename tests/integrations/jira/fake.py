@@ -57,7 +57,16 @@ TRANSITIONS = (
 )
 ISSUE_TYPES = ("Task", "Bug", "Story")
 #: Custom fields an issue edit may set, as on a site with estimates and a score.
-CUSTOM_FIELDS = {"customfield_10016": "Story point estimate", "customfield_10050": "Priority score"}
+CUSTOM_FIELDS = {
+    "customfield_10016": "Story point estimate",
+    "customfield_10050": "Priority score",
+    "customfield_10051": "Estimate (days)",
+    "customfield_10052": "Impact",
+}
+#: System fields an issue edit may set besides summary, labels and description.
+EDITABLE_SYSTEM_FIELDS = {"priority"}
+#: Priority names, highest first (Jira Cloud's defaults).
+PRIORITIES = ("Highest", "High", "Medium", "Low", "Lowest")
 JIRA_TIME = "%Y-%m-%dT%H:%M:%S.000%z"
 CREATED_FROM = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 SYSTEM_FIELDS = ("summary", "description", "status", "labels", "created", "issuetype", "project")
@@ -144,8 +153,8 @@ def _mark_problems(marks: Any, where: str) -> list[str]:
 # --- JQL --------------------------------------------------------------------------------------
 
 _JQL_TOKEN = re.compile(
-    r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<op>!=|=)|(?P<comma>,)'
-    r'|(?P<word>[^\s=!,"\'()]+)|(?P<bad>\S))'
+    r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<op>!=|>=|<=|=)|(?P<comma>,)'
+    r'|(?P<word>[^\s=!<>,"\'()]+)|(?P<bad>\S))'
 )
 _JQL_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
 
@@ -256,6 +265,10 @@ class FakeIssue:
     status: str = "To Do"
     custom: dict[str, Any] = field(default_factory=dict)
     comments: list[dict[str, Any]] = field(default_factory=list)
+    #: When the issue last changed (``created`` unless seeded otherwise).
+    updated: str | None = None
+    #: Further system fields as Jira returns them (components, issuelinks, duedate, ...).
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def fields(self) -> dict[str, Any]:
         category_key, category_name = STATUSES[self.status]
@@ -270,6 +283,8 @@ class FakeIssue:
                 "name": self.status,
                 "statusCategory": {"key": category_key, "name": category_name},
             },
+            "updated": self.updated or self.created,
+            **self.extra,
             **self.custom,
         }
 
@@ -303,10 +318,13 @@ class FakeJira:
         self._lock = threading.Lock()
         self._ids = itertools.count(10001)
         self._numbers: dict[str, itertools.count[int]] = {}
+        #: What relative dates in JQL (``updated >= "-180d"``) count from.
+        self.now = datetime.now(UTC)
         self.server = FakeServer(self._handle, self._validate)
         self._routes: tuple[tuple[str, re.Pattern[str], Callable[..., Reply]], ...] = (
             ("GET", re.compile(rf"{API}/field"), self._fields),
             ("GET", re.compile(rf"{API}/search/jql"), self._search),
+            ("GET", re.compile(rf"{API}/project/([^/]+)"), self._get_project),
             ("POST", re.compile(rf"{API}/issue"), self._create),
             ("GET", re.compile(rf"{API}/issue/([^/]+)"), self._get_issue),
             ("PUT", re.compile(rf"{API}/issue/([^/]+)"), self._edit_issue),
@@ -341,6 +359,43 @@ class FakeJira:
 
     def issue(self, key: str) -> FakeIssue:
         return self.issues[key]
+
+    def add_issue(
+        self,
+        project: str,
+        summary: str,
+        *,
+        issue_type: str = "Story",
+        status: str = "To Do",
+        description: dict[str, Any] | None = None,
+        labels: Iterable[str] = (),
+        created: datetime | None = None,
+        updated: datetime | None = None,
+        custom: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> FakeIssue:
+        """Seed an issue as people made it in Jira, with any further system ``fields`` as
+        Jira returns them (``components=[{"name": "Checkout"}]``, ``duedate="2026-12-20"``,
+        ``issuelinks=[...]``, ``timetracking={...}``); returns it."""
+        number = next(self._numbers.setdefault(project, itertools.count(1)))
+        made = created or CREATED_FROM + timedelta(minutes=len(self.issues))
+        issue = FakeIssue(
+            id=str(next(self._ids)),
+            key=f"{project}-{number}",
+            project=project,
+            summary=summary,
+            issue_type=issue_type,
+            description=description,
+            labels=list(labels),
+            created=made.strftime(JIRA_TIME),
+            sequence=len(self.issues),
+            status=status,
+            custom=dict(custom or {}),
+            updated=(updated or made).strftime(JIRA_TIME),
+            extra=fields,
+        )
+        self.issues[issue.key] = issue
+        return issue
 
     def api_calls(self, method: str | None = None) -> list[Recorded]:
         """The requests to the REST API, optionally of one method."""
@@ -409,16 +464,35 @@ class FakeJira:
     def _search(self, request: Recorded) -> Reply:
         try:
             query = parse_jql(request.query.get("jql", [""])[-1])
+            found = [issue for issue in self.issues.values() if _matches(issue, query, self.now)]
         except JQLError as error:
             return _errors(400, str(error))
-        found = [issue for issue in self.issues.values() if _matches(issue, query)]
         for name, descending in reversed(query.order):
             found.sort(key=lambda issue, name=name: _sort_key(issue, name), reverse=descending)
         limit = int(request.query.get("maxResults", ["50"])[-1])
         wanted = _field_selection(request.query.get("fields"), default=["id"])
+        # The token is opaque to clients; here it is the offset of the next page.
+        start = int(request.query.get("nextPageToken", ["0"])[-1] or 0)
+        page = found[start : start + limit]
+        body: dict[str, Any] = {"issues": [self._bean(issue, wanted) for issue in page]}
+        if start + limit < len(found):
+            body |= {"nextPageToken": str(start + limit), "isLast": False}
+        else:
+            body["isLast"] = True
+        return Reply(200, body)
+
+    def _get_project(self, request: Recorded, key: str) -> Reply:
+        if key not in self.projects:
+            return _errors(404, f"No project could be found with key '{key}'.")
         return Reply(
             200,
-            {"issues": [self._bean(issue, wanted) for issue in found[:limit]], "isLast": True},
+            {
+                "id": str(10000 + sorted(self.projects).index(key)),
+                "key": key,
+                "name": key.title(),
+                "self": f"{self.url}{API}/project/{key}",
+                "projectTypeKey": "software",
+            },
         )
 
     def _create(self, request: Recorded) -> Reply:
@@ -475,11 +549,16 @@ class FakeJira:
         if body.get("update"):
             raise NotImplementedError("the fake edits issues by 'fields' only")
         fields = body.get("fields", {})
-        errors = self._unknown_field_errors(set(fields) - {"summary", "labels", "description"})
+        errors = self._unknown_field_errors(
+            set(fields) - {"summary", "labels", "description", *EDITABLE_SYSTEM_FIELDS}
+        )
+        priority = fields.get("priority")
+        if priority is not None and (priority or {}).get("name") not in PRIORITIES:
+            errors["priority"] = f"The priority selected is invalid: {priority!r}."
         if errors:
             return _errors(400, errors=errors)
         for name, value in fields.items():
-            if name in CUSTOM_FIELDS:
+            if name in CUSTOM_FIELDS or name in EDITABLE_SYSTEM_FIELDS:
                 issue.custom[name] = value
             else:
                 setattr(issue, name, value)
@@ -577,11 +656,38 @@ def _as_jira_reads_it(request: Recorded) -> Recorded:
     return request
 
 
-def _matches(issue: FakeIssue, query: Query) -> bool:
-    return all(_clause_holds(issue, clause) for clause in query.clauses)
+def _matches(issue: FakeIssue, query: Query, now: datetime | None = None) -> bool:
+    return all(_clause_holds(issue, clause, now) for clause in query.clauses)
 
 
-def _clause_holds(issue: FakeIssue, clause: Clause) -> bool:
+_RELATIVE_DATE = re.compile(r"^([+-]?\d+)([wdhm])$")
+_RELATIVE_UNITS = {"w": "weeks", "d": "days", "h": "hours", "m": "minutes"}
+
+
+def _jql_instant(value: str, now: datetime) -> datetime:
+    """A JQL date: relative (``-180d``, ``-2w``) or ``yyyy-MM-dd[ HH:mm]``, in UTC."""
+    relative = _RELATIVE_DATE.match(value.strip())
+    if relative:
+        amount, unit = int(relative[1]), _RELATIVE_UNITS[relative[2]]
+        return now + timedelta(**{unit: amount})
+    try:
+        return datetime.fromisoformat(value.strip()).replace(tzinfo=UTC)
+    except ValueError:
+        raise JQLError(f"Date value '{value}' for field is invalid.") from None
+
+
+def _date_holds(issue: FakeIssue, clause: Clause, now: datetime) -> bool:
+    moments = {"updated": issue.updated or issue.created, "created": issue.created}
+    if clause.field not in moments:
+        raise NotImplementedError(f"the fake's JQL cannot compare {clause.field!r} by date")
+    moment = datetime.strptime(moments[clause.field], JIRA_TIME)
+    bound = _jql_instant(clause.value, now)
+    return moment >= bound if clause.operator == ">=" else moment <= bound
+
+
+def _clause_holds(issue: FakeIssue, clause: Clause, now: datetime | None = None) -> bool:
+    if clause.operator in (">=", "<="):
+        return _date_holds(issue, clause, now or datetime.now(UTC))
     category_key, category_name = STATUSES[issue.status]
     values: dict[str, list[str]] = {
         "project": [issue.project.lower()],

@@ -34,6 +34,7 @@ import json
 import uuid
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from functools import cache
 from typing import Any
 
@@ -63,6 +64,8 @@ DEFAULT_STATES = (
     ("Duplicate", "duplicate"),
 )
 DEFAULT_STATE = "Todo"
+#: When issues made without a time of their own were created (Linear's ISO 8601 form).
+CREATED_AT = "2026-11-02T09:00:00.000Z"
 
 
 @cache
@@ -174,6 +177,17 @@ class FakeIssue:
     state: FakeState
     label_ids: list[str] = field(default_factory=list)
     comments: list[FakeComment] = field(default_factory=list)
+    label_names: list[str] = field(default_factory=list)
+    project: str | None = None
+    estimate: float | None = None
+    due_date: str | None = None
+    created_at: str = CREATED_AT
+    updated_at: str | None = None
+    started_at: str | None = None
+    completed_at: str | None = None
+    canceled_at: str | None = None
+    #: The issues this one blocks.
+    blocks: list[FakeIssue] = field(default_factory=list)
 
     @property
     def url(self) -> str:
@@ -192,7 +206,38 @@ class FakeIssue:
             "labelIds": list(self.label_ids),
             "team": self.team.view(),
             "state": self.state.view(),
+            "labels": {
+                "nodes": [{"id": f"label-{name}", "name": name} for name in self.label_names],
+                "pageInfo": _single_page(),
+            },
+            "project": {"id": f"project-{self.project}", "name": self.project}
+            if self.project
+            else None,
+            "estimate": self.estimate,
+            "dueDate": self.due_date,
+            "createdAt": self.created_at,
+            "updatedAt": self.updated_at or self.created_at,
+            "startedAt": self.started_at,
+            "completedAt": self.completed_at,
+            "canceledAt": self.canceled_at,
+            "relations": {
+                "nodes": [
+                    {
+                        "id": f"{self.id}-blocks-{other.id}",
+                        "type": "blocks",
+                        # Callables resolve lazily: a relation's issues are whole issues.
+                        "issue": lambda _info, issue=self: issue.view(),
+                        "relatedIssue": lambda _info, issue=other: issue.view(),
+                    }
+                    for other in self.blocks
+                ],
+                "pageInfo": _single_page(),
+            },
         }
+
+
+def _single_page() -> dict[str, Any]:
+    return {"hasNextPage": False, "hasPreviousPage": False, "startCursor": None, "endCursor": None}
 
 
 class FakeLinear(FakeServer):
@@ -234,6 +279,35 @@ class FakeLinear(FakeServer):
 
     def issue(self, identifier: str) -> FakeIssue:
         return next(issue for issue in self.issues if identifier in (issue.identifier, issue.id))
+
+    def add_issue(
+        self,
+        team_key: str,
+        title: str,
+        *,
+        state: str = DEFAULT_STATE,
+        description: str | None = None,
+        priority: int = 0,
+        **fields: Any,
+    ) -> FakeIssue:
+        """Seed an issue as people made it in Linear; ``fields`` are :class:`FakeIssue`'s
+        (``label_names``, ``project``, ``estimate``, ``due_date``, ``created_at``,
+        ``updated_at``, ``started_at``, ``completed_at``, ``canceled_at``, ``blocks``)."""
+        team = self.teams[team_key]
+        team.issue_count += 1
+        issue = FakeIssue(
+            id=str(uuid.uuid4()),
+            identifier=f"{team.key}-{team.issue_count}",
+            number=team.issue_count,
+            title=title,
+            description=description,
+            priority=priority,
+            team=team,
+            state=self._state_named(team, state),
+            **fields,
+        )
+        self.issues.append(issue)
+        return issue
 
     def move(self, identifier: str, state_name: str) -> None:
         """Move an issue as a person in Linear's UI would (``Done``, ``Canceled``...)."""
@@ -336,12 +410,28 @@ class FakeLinear(FakeServer):
         }
 
     def _connection(self, views: list[dict[str, Any]], args: Mapping[str, Any]) -> dict[str, Any]:
-        unsupported = set(args) - {"filter", "first"}
+        unsupported = set(args) - {"filter", "first", "after"}
         if unsupported:
             raise FakeLimitationError(f"the fake cannot page or sort by {sorted(unsupported)}")
         condition = args.get("filter") or {}
         nodes = [view for view in views if matches(view, condition)]
-        return {"nodes": nodes[: args.get("first") or 50]}
+        # A cursor is the id of the last node of the page before (opaque to clients).
+        start = 0
+        if args.get("after"):
+            ids = [node["id"] for node in nodes]
+            if args["after"] not in ids:
+                raise LinearApiError("Invalid cursor")
+            start = ids.index(args["after"]) + 1
+        page = nodes[start : start + (args.get("first") or 50)]
+        return {
+            "nodes": page,
+            "pageInfo": {
+                "hasNextPage": start + len(page) < len(nodes),
+                "hasPreviousPage": start > 0,
+                "startCursor": page[0]["id"] if page else None,
+                "endCursor": page[-1]["id"] if page else None,
+            },
+        }
 
     def _find_issue(self, id_or_identifier: str) -> FakeIssue:
         try:
@@ -374,12 +464,14 @@ class FakeLinear(FakeServer):
         return {"success": True, "lastSyncId": 1.0, "issue": issue.view()}
 
     def _update_issue(self, id_or_identifier: str, data: Mapping[str, Any]) -> dict[str, Any]:
-        _only(data, {"stateId", "priority"})
+        _only(data, {"stateId", "priority", "estimate"})
         issue = self._find_issue(id_or_identifier)
         if "stateId" in data:
             issue.state = self._state(issue.team, data["stateId"])
         if data.get("priority") is not None:
             issue.priority = data["priority"]
+        if "estimate" in data:
+            issue.estimate = data["estimate"]
         return {"success": True, "lastSyncId": 1.0, "issue": issue.view()}
 
     def _create_comment(self, data: Mapping[str, Any]) -> dict[str, Any]:
@@ -448,11 +540,32 @@ def compare(value: Any, comparator: Mapping[str, Any]) -> bool:
             ok = value is not None and operand in value
         elif operator == "null":
             ok = (value is None) == operand
+        elif operator in ("gt", "gte", "lt", "lte"):
+            ok = value is not None and _ordered(operator, _comparable(value), _comparable(operand))
         else:
             raise FakeLimitationError(f"the fake cannot compare with {operator!r}")
         if not ok:
             return False
     return True
+
+
+def _comparable(value: Any) -> Any:
+    """ISO 8601 times as datetimes (Linear compares instants, whatever the offset's form)."""
+    if isinstance(value, str):
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            raise FakeLimitationError(f"the fake compares only ISO times, not {value!r}") from None
+    return value
+
+
+def _ordered(operator: str, value: Any, operand: Any) -> bool:
+    return {
+        "gt": value > operand,
+        "gte": value >= operand,
+        "lt": value < operand,
+        "lte": value <= operand,
+    }[operator]
 
 
 def _only(data: Mapping[str, Any], known: set[str]) -> None:

@@ -1,0 +1,1 @@
+"""Launches: shipping features behind flags and rollouts, and measuring whether they worked."""

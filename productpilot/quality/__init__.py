@@ -1,0 +1,1 @@
+"""Development and QA logic: quality gates, DORA metrics, security findings, test reports."""
