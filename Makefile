@@ -25,7 +25,7 @@ test: install
 
 ## The scale set-up: Prefect on PostgreSQL with Redis messaging, two workers, 200 runs.
 test-scale: install
-	$(BIN)/pytest -m scale
+	$(BIN)/pytest -m scale -s
 
 ## Local stack: Prefect server + worker + API (logs in $(PRODUCTPILOT_HOME)/stack/logs).
 up: install
@@ -55,6 +55,7 @@ bench: install
 	$(BIN)/python benchmarks/scheduling.py
 	$(BIN)/python benchmarks/estimation.py
 	$(BIN)/python benchmarks/forecast.py
+	$(BIN)/python benchmarks/flags.py
 
 clean:
 	rm -rf $(VENV) .productpilot .pytest_cache .ruff_cache benchmarks/.data

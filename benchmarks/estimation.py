@@ -41,9 +41,6 @@ from productpilot.planning.estimation import EffortModel, HistoricalItem  # noqa
 DEFAULT_DATA = ROOT.parent / "shared" / "data" / "deep-se"
 TABLE = "TABLE3_from_preprint.md"
 TRAIN, VALIDATION = 0.6, 0.8  # cumulative shares of the creation order
-import os
-from productpilot.planning.embeddings import SentenceEncoder  # noqa: E402
-ENCODER = SentenceEncoder(cache_dir=ROOT / "benchmarks" / ".data" / "embeddings") if os.environ.get("EMB") else None
 
 
 def paper_table(path: Path) -> dict[str, dict[str, Any]]:
@@ -115,7 +112,7 @@ def project_result(path: Path, paper: dict[str, Any], runs: int, seed: int) -> d
         items[int(n * VALIDATION) :],
     )
     started = time.perf_counter()
-    model = EffortModel.fit(train, validation=validation, encoder=ENCODER)
+    model = EffortModel.fit(train, validation=validation)
     estimates = model.predict(test)
     seconds = time.perf_counter() - started
     y_train = np.array([item.effort for item in train])
@@ -149,7 +146,6 @@ def project_result(path: Path, paper: dict[str, Any], runs: int, seed: int) -> d
         "tuning": {
             "shrinkage": tuning.shrinkage,
             "recency": tuning.recency,
-            "semantic": tuning.semantic,
             "tail": tuning.tail,
             "validation_mae": round(tuning.mae or 0.0, 3),
             "validation_median_mae": round(tuning.median_mae or 0.0, 3),

@@ -10,7 +10,10 @@ line per instance. j30's target: all 480 at the optimum within 10 s each.
 
 Usage:
     python benchmarks/scheduling.py [--data ../shared/data/psplib] [--sets j30,j60]
-        [--sample 60] [--time-limit 10] [--workers 2] [--verbose]
+        [--sample 60] [--only j3013_2,j6013_1] [--time-limit 10] [--workers 2] [--verbose]
+
+``--only`` runs just the named instances (with or without ``.sm``) of the chosen sets,
+for quick checks on the hard ones; the set totals then cover those instances only.
 """
 
 from __future__ import annotations
@@ -70,12 +73,24 @@ def run_instance(
     }
 
 
+def chosen(files: list[Path], only: set[str] | None) -> list[Path]:
+    """The files named in ``only`` (stems), all of them without it."""
+    return files if only is None else [path for path in files if path.stem in only]
+
+
 def run_set(
-    folder: Path, name: str, sample: int | None, time_limit: float, workers: int, verbose: bool
+    folder: Path,
+    name: str,
+    sample: int | None,
+    time_limit: float,
+    workers: int,
+    verbose: bool,
+    only: set[str] | None = None,
 ) -> dict[str, Any]:
     known = read_optimum(folder / "optimum" / "optimum.csv")
     rows = []
-    for path in evenly_spaced(instance_files(folder), sample):
+    files = instance_files(folder)
+    for path in chosen(files, only) if only else evenly_spaced(files, sample):
         row = run_instance(path, known.get(path.name), time_limit, workers)
         rows.append(row)
         if verbose:
@@ -101,7 +116,7 @@ def run_set(
         ),
         "missed": [row["instance"] for row in rows if not row["at_reference"]],
     }
-    if name in TARGET_AT_OPTIMUM and not sample:
+    if name in TARGET_AT_OPTIMUM and not sample and not only:
         result["target_at_known_optimum"] = TARGET_AT_OPTIMUM[name]
     return result
 
@@ -116,17 +131,25 @@ def main() -> None:
         default=None,
         help="evenly spaced instances per set (default: all of j30, 60 of the larger sets)",
     )
+    parser.add_argument(
+        "--only",
+        default=None,
+        help="only these instances, comma-separated (e.g. j3013_2,j6013_1); ignores --sample",
+    )
     parser.add_argument("--time-limit", type=float, default=10.0, help="seconds per instance")
     parser.add_argument("--workers", type=int, default=2, help="CP-SAT workers")
     parser.add_argument("--verbose", action="store_true", help="one line per instance too")
     args = parser.parse_args()
+    only = {n.strip().removesuffix(".sm") for n in args.only.split(",")} if args.only else None
     for name in args.sets.split(","):
         folder = args.data / f"{name}.sm"
         if not folder.is_dir():
             print(json.dumps({"benchmark": "psplib", "set": name, "skipped": f"no {folder}"}))
             continue
         sample = args.sample if args.sample is not None else (None if name == "j30" else 60)
-        result = run_set(folder, name, sample, args.time_limit, args.workers, args.verbose)
+        if only is not None and not chosen(instance_files(folder), only):
+            continue  # none of the named instances is in this set
+        result = run_set(folder, name, sample, args.time_limit, args.workers, args.verbose, only)
         print(json.dumps(result), flush=True)
 
 

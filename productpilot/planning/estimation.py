@@ -34,7 +34,6 @@ Example:
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -44,7 +43,6 @@ from typing import Any, Literal
 import numpy as np
 
 from productpilot.errors import ValidationError
-from productpilot.planning.embeddings import SentenceEncoder
 from productpilot.planning.text_features import TfidfVectorizer, metadata_tokens, words
 
 Method = Literal["similar-items", "history-median", "default"]
@@ -52,13 +50,10 @@ Method = Literal["similar-items", "history-median", "default"]
 NEIGHBOURS = (10, 20, 40)
 POWERS = (1, 2)
 SHRINKAGE_GRID = (0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 4.0)
-SEMANTIC_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)  # share of the votes from embeddings
 RECENCY_GRID = (0.0, 0.5)  # e-folding age as a share of the history; 0 = no decay
 TAIL_GRID = (0.25, 0.2, 0.15, 0.1, 0.075, 0.05, 0.025, 0.01, 0.0)  # narrowest first
 TARGET_COVERAGE = 0.8
 TUNING_SHARE = 0.2
-import os
-INNER_SHARE = float(os.environ.get("INNER", "0.25"))
 MIN_FIT = 10
 MIN_TUNING = 5
 DEFAULT_SHRINKAGE = 0.5
@@ -196,11 +191,6 @@ def _title(item: WorkItem) -> list[str]:
 _VIEWS = ((_body, 1), (_body, 2), (_title, 2))
 
 
-def _sentence(item: WorkItem) -> str:
-    """The text a sentence encoder reads: the title, then the description."""
-    return f"{(item.title or '').strip()}\n{(item.description or '').strip()}".strip()
-
-
 def _in_creation_order(history: Sequence[HistoricalItem]) -> list[HistoricalItem]:
     items = list(history)
     if items and all(item.created_at is not None for item in items):
@@ -223,40 +213,15 @@ def _validated(history: Sequence[HistoricalItem], name: str) -> list[HistoricalI
 class _Votes:
     """Per query item: neighbour mass over the history's effort values, and look-alikes."""
 
-    neighbour_mass: np.ndarray  # (items, values), from the TF-IDF views
+    neighbour_mass: np.ndarray  # (items, values)
     prior: np.ndarray  # (values,), sums to 1
-    similarity: np.ndarray  # (items, history), mean cosine over the TF-IDF views
-    semantic_mass: np.ndarray | None = None  # (items, values), from the sentence embeddings
-    semantic_similarity: np.ndarray | None = None  # (items, history), rescaled cosine
-
-
-def _neighbour_mass(
-    cosine: np.ndarray, weights_by_age: np.ndarray, value_index: np.ndarray, n_values: int
-) -> np.ndarray:
-    """The mean over ``NEIGHBOURS`` x ``POWERS`` of the unit votes of each row's nearest."""
-    mass = np.zeros((len(cosine), n_values))
-    rows = np.arange(len(cosine))[:, None]
-    order = np.argsort(-cosine, axis=1, kind="stable")[:, : max(NEIGHBOURS)]
-    nearest = np.take_along_axis(cosine, order, axis=1)
-    for k in NEIGHBOURS:
-        for power in POWERS:
-            weight = nearest[:, :k] ** power * weights_by_age[order[:, :k]]
-            total = weight.sum(axis=1, keepdims=True)
-            # A unit vote split over the neighbours, worth their mean similarity:
-            # look-alikes speak loudly, strangers hardly at all.
-            share = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
-            share *= nearest[:, :k].mean(axis=1, keepdims=True)
-            np.add.at(mass, (rows, value_index[order[:, :k]]), share)
-    return mass / (len(NEIGHBOURS) * len(POWERS))
+    similarity: np.ndarray  # (items, history), mean cosine over views
 
 
 class _Index:
-    """The searchable history: one TF-IDF matrix per view, optionally sentence embeddings,
-    efforts as value indices."""
+    """The searchable history: one TF-IDF matrix per view, efforts as value indices."""
 
-    def __init__(
-        self, history: Sequence[HistoricalItem], encoder: SentenceEncoder | None = None
-    ) -> None:
+    def __init__(self, history: Sequence[HistoricalItem]) -> None:
         self.keys = [item.key for item in history]
         efforts = np.array([item.effort for item in history])
         self.values, self.value_index = np.unique(efforts, return_inverse=True)
@@ -266,15 +231,6 @@ class _Index:
             documents = [tokens_of(item) for item in history]
             vectorizer = TfidfVectorizer(ngrams=n, min_df=min_df).fit(documents)
             self.views.append((tokens_of, vectorizer, vectorizer.transform(documents)))
-        self.encoder = encoder
-        self.embeddings = None
-        self.baseline = 0.0
-        if encoder is not None:
-            self.embeddings = encoder.encode([_sentence(item) for item in history])
-            centre = self.embeddings.mean(axis=0)
-            # Any two texts of one project are alike to a sentence model (cosine ~0.3):
-            # only likeness above that of a random pair counts as similarity.
-            self.baseline = float(np.clip(centre @ centre, 0.0, 0.9))
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -286,27 +242,31 @@ class _Index:
         age = (n - 1) - np.arange(n)
         return np.exp(-age / (recency * n))
 
-    def votes(self, items: Sequence[WorkItem], recency: float, semantic: bool = True) -> _Votes:
+    def votes(self, items: Sequence[WorkItem], recency: float) -> _Votes:
         weights_by_age = self.recency_weights(recency)
         n_values = len(self.values)
         prior = np.bincount(self.value_index, weights=weights_by_age, minlength=n_values)
         mass = np.zeros((len(items), n_values))
         similarity = np.zeros((len(items), len(self)))
+        rows = np.arange(len(items))[:, None]
+        votes = 0
         for tokens_of, vectorizer, matrix in self.views:
             query = vectorizer.transform([tokens_of(item) for item in items])
             cosine = np.clip((query @ matrix.T).toarray(), 0.0, 1.0)
             similarity += cosine / len(self.views)
-            mass += _neighbour_mass(cosine, weights_by_age, self.value_index, n_values)
-        votes = _Votes(mass / len(self.views), prior / prior.sum(), similarity)
-        if not semantic or self.encoder is None or self.embeddings is None:
-            return votes
-        query = self.encoder.encode([_sentence(item) for item in items])
-        cosine = (query @ self.embeddings.T).astype(float)
-        cosine = np.clip((cosine - self.baseline) / (1.0 - self.baseline), 0.0, 1.0)
-        semantic_mass = _neighbour_mass(cosine, weights_by_age, self.value_index, n_values)
-        return dataclasses.replace(
-            votes, semantic_mass=semantic_mass, semantic_similarity=cosine
-        )
+            order = np.argsort(-cosine, axis=1, kind="stable")[:, : max(NEIGHBOURS)]
+            nearest = np.take_along_axis(cosine, order, axis=1)
+            for k in NEIGHBOURS:
+                for power in POWERS:
+                    weight = nearest[:, :k] ** power * weights_by_age[order[:, :k]]
+                    total = weight.sum(axis=1, keepdims=True)
+                    # A unit vote split over the neighbours, worth their mean similarity:
+                    # look-alikes speak loudly, strangers hardly at all.
+                    share = np.divide(weight, total, out=np.zeros_like(weight), where=total > 0)
+                    share *= nearest[:, :k].mean(axis=1, keepdims=True)
+                    np.add.at(mass, (rows, self.value_index[order[:, :k]]), share)
+                    votes += 1
+        return _Votes(mass / votes, prior / prior.sum(), similarity)
 
 
 def _quantiles(mixture: np.ndarray, values: np.ndarray, level: float) -> np.ndarray:
@@ -341,80 +301,56 @@ class Tuning:
     mae: float | None = None
     median_mae: float | None = None
     coverage: float | None = None
-    semantic: float = 0.0
 
 
-def _mixture(votes: _Votes, shrinkage: float | None, semantic: float = 0.0) -> np.ndarray:
-    """Neighbour votes (a share ``semantic`` of them from the sentence embeddings) plus
-    ``shrinkage`` times the history distribution; ``None``: the history distribution alone
-    (not a huge shrinkage: where the history splits evenly, even a tiny vote would pick the
-    side of its median)."""
+def _mixture(votes: _Votes, shrinkage: float | None) -> np.ndarray:
+    """Neighbour votes plus ``shrinkage`` times the history distribution; ``None``: the
+    history distribution alone (not a huge shrinkage: where the history splits evenly, even
+    a tiny vote would pick the side of its median)."""
     if shrinkage is None:
         return np.tile(votes.prior, (len(votes.neighbour_mass), 1))
-    mass = votes.neighbour_mass
-    if semantic > 0 and votes.semantic_mass is not None:
-        mass = (1 - semantic) * mass + semantic * votes.semantic_mass
-    return mass + shrinkage * votes.prior
+    return votes.neighbour_mass + shrinkage * votes.prior
 
 
-def _candidate_errors(
-    folds: Sequence[tuple[_Index, _Votes, np.ndarray]],
-    shrinkage: float | None,
-    semantic: float,
-) -> tuple[float, float, float, float]:
-    """Pooled over the folds: mean absolute error, then the narrowest tail whose ranges hold
-    ``TARGET_COVERAGE`` of the held-out efforts, with the coverage and mean width it gives."""
-    mixtures = [(_mixture(votes, shrinkage, semantic), index.values, actual)
-                for index, votes, actual in folds]
-    errors = np.concatenate(
-        [np.abs(_quantiles(mixture, values, 0.5) - actual) for mixture, values, actual in mixtures]
-    )
+def _calibrate(
+    mixture: np.ndarray, values: np.ndarray, actual: np.ndarray
+) -> tuple[float, float, float]:
+    """The narrowest tail whose ranges hold ``TARGET_COVERAGE`` of ``actual``, with the
+    coverage and mean width it gives."""
     for tail in TAIL_GRID:
-        inside, widths = [], []
-        for mixture, values, actual in mixtures:
-            low = _quantiles(mixture, values, tail)
-            high = _quantiles(mixture, values, 1 - tail)
-            inside.append((actual >= low) & (actual <= high))
-            widths.append(high - low)
-        covered = float(np.concatenate(inside).mean())
+        low = _quantiles(mixture, values, tail)
+        high = _quantiles(mixture, values, 1 - tail)
+        covered = float(((actual >= low) & (actual <= high)).mean())
         if covered >= TARGET_COVERAGE or tail == TAIL_GRID[-1]:
-            return float(errors.mean()), tail, covered, float(np.concatenate(widths).mean())
+            return tail, covered, float((high - low).mean())
     raise AssertionError("TAIL_GRID is empty")
 
 
-def _tune(folds: Sequence[tuple[_Index, Sequence[HistoricalItem]]]) -> Tuning:
-    """The settings with the least absolute error over the folds' held-out items."""
-    actual = [np.array([item.effort for item in held_out]) for _, held_out in folds]
-    median_errors = np.concatenate(
-        [np.abs(y - np.median(index.values[index.value_index])) for (index, _), y in
-         zip(folds, actual, strict=True)]
-    )
-    semantic_grid = SEMANTIC_GRID if folds[0][0].embeddings is not None else (0.0,)
+def _tune(index: _Index, held_out: Sequence[HistoricalItem]) -> Tuning:
+    actual = np.array([item.effort for item in held_out])
+    median = float(np.median(index.values[index.value_index]))
     candidates = []
     for recency in RECENCY_GRID:
-        voted = [(index, index.votes(held_out, recency), y)
-                 for (index, held_out), y in zip(folds, actual, strict=True)]
-        # The history median alone first: on a full tie it is the simpler story; then the
-        # TF-IDF views alone, so embeddings are used only where they help.
-        settings = [(None, 0.0)] + [(s, w) for w in semantic_grid for s in SHRINKAGE_GRID]
-        for shrinkage, semantic in settings:
-            mae, tail, coverage, width = _candidate_errors(voted, shrinkage, semantic)
+        votes = index.votes(held_out, recency)
+        # The history median alone first: on a full tie it is the simpler story.
+        for shrinkage in (None, *SHRINKAGE_GRID):
+            mixture = _mixture(votes, shrinkage)
+            mae = float(np.abs(_quantiles(mixture, index.values, 0.5) - actual).mean())
+            tail, coverage, width = _calibrate(mixture, index.values, actual)
             # Equal errors (common: estimates are medians on a coarse scale) go to the
             # sharper calibrated range.
             candidates.append(
-                (round(mae, 9), width, len(candidates), shrinkage, recency, semantic, tail,
-                 coverage)
+                (round(mae, 9), width, len(candidates), shrinkage, recency, tail, coverage)
             )
-    mae, _, _, shrinkage, recency, semantic, tail, coverage = min(candidates)
+    mae, _, _, shrinkage, recency, tail, coverage = min(candidates)
     return Tuning(
-        items=len(median_errors),
+        items=len(held_out),
         shrinkage=shrinkage,
         recency=recency,
         tail=tail,
         mae=mae,
-        median_mae=float(median_errors.mean()),
+        median_mae=float(np.abs(actual - median).mean()),
         coverage=coverage,
-        semantic=semantic,
     )
 
 
@@ -440,8 +376,6 @@ class EffortModel:
         cls,
         history: Sequence[HistoricalItem],
         validation: Sequence[HistoricalItem] | None = None,
-        *,
-        encoder: SentenceEncoder | None = None,
     ) -> EffortModel:
         """Learn from completed items.
 
@@ -478,18 +412,14 @@ class EffortModel:
             held_out = _validated(validation, "validation")
             if not held_out:
                 raise ValidationError("validation holds no items")
-            index = _Index(ordered, encoder)
-            folds = [(index, held_out)]
-            inner = len(ordered) - round(len(ordered) * INNER_SHARE)
-            if INNER_SHARE and inner >= MIN_FIT and len(ordered) - inner >= MIN_TUNING:
-                folds.append((_Index(ordered[:inner], encoder), ordered[inner:]))
-            return cls(_tune(folds), len(ordered), index)
+            index = _Index(ordered)
+            return cls(_tune(index, held_out), len(ordered), index)
         cut = len(ordered) - round(len(ordered) * TUNING_SHARE)
         if len(ordered) - cut < MIN_TUNING or cut < MIN_FIT:
             tuning = Tuning(items=0, shrinkage=DEFAULT_SHRINKAGE, recency=0.0, tail=DEFAULT_TAIL)
         else:
-            tuning = _tune([(_Index(ordered[:cut], encoder), ordered[cut:])])
-        return cls(tuning, len(ordered), _Index(ordered, encoder if tuning.semantic else None))
+            tuning = _tune(_Index(ordered[:cut]), ordered[cut:])
+        return cls(tuning, len(ordered), _Index(ordered))
 
     @property
     def method(self) -> Method:
@@ -513,8 +443,8 @@ class EffortModel:
         if not items:
             return []
         index, tuning = self._index, self.tuning
-        votes = index.votes(items, tuning.recency, semantic=tuning.semantic > 0)
-        mixture = _mixture(votes, tuning.shrinkage, tuning.semantic)
+        votes = index.votes(items, tuning.recency)
+        mixture = _mixture(votes, tuning.shrinkage)
         value = _quantiles(mixture, index.values, 0.5)
         low = _quantiles(mixture, index.values, tuning.tail)
         high = _quantiles(mixture, index.values, 1 - tuning.tail)

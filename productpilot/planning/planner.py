@@ -172,10 +172,19 @@ def score(
     items = []
     for record in open_items(records):
         values = dict(record.inputs)
+        derived: dict[str, tuple[str, str]] = {}
         if "effort" in wanted and "effort" not in values and record.key in estimates:
-            values["effort"] = estimates[record.key].value / WORKING_DAYS_PER_MONTH
+            days = estimates[record.key].value
+            values["effort"] = days / WORKING_DAYS_PER_MONTH
+            derived["effort"] = ("estimate", f"the effort estimate, {days:g} days")
         items.append(
-            ScoringItem(key=record.key, title=record.title, feature=record.feature, values=values)
+            ScoringItem(
+                key=record.key,
+                title=record.title,
+                feature=record.feature,
+                values=values,
+                derived=derived,
+            )
         )
     return rank(scorer.score_all(items, reach_by_feature=reach_by_feature))
 

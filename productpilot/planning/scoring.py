@@ -38,7 +38,7 @@ from productpilot.planning.formula import (
 )
 
 Method = Literal["rice", "ice", "wsjf", "custom"]
-Source = Literal["item", "live usage", "default"]
+Source = Literal["item", "live usage", "default", "estimate"]
 REACH = "reach"
 TIE_DECIMALS = 9  # scores equal to 9 decimals are ties (float noise must not pick a winner)
 InputName = Field(min_length=1, max_length=60, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -249,12 +249,16 @@ class ScoringItem:
         title: shown in explanations.
         feature: the product feature (or segment) the item changes; selects live reach.
         values: the item's own input values, e.g. ``{"impact": 2, "effort": 3}``.
+        derived: where values not set on the item came from, as (source, detail), e.g.
+            ``{"effort": ("estimate", "the effort estimate, 3 days")}``; the others are the
+            item's own.
     """
 
     key: str
     title: str = ""
     feature: str | None = None
     values: Mapping[str, float] = field(default_factory=dict)
+    derived: Mapping[str, tuple[str, str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -264,7 +268,8 @@ class InputValue:
     Attributes:
         name: the input's name.
         value: the value used.
-        source: ``"item"``, ``"live usage"`` or ``"default"``.
+        source: ``"item"``, ``"live usage"``, ``"default"``, or where ProductPilot derived
+            it (``"estimate"``: RICE's effort from the effort estimate).
         detail: a sentence on where the value came from.
         contribution: how much it moved the score from the baseline item's score.
         neutral: the baseline item's value of this input.
@@ -446,11 +451,9 @@ class Scorer:
                 return InputValue(REACH, float(users), "live usage", detail)
             fallback_detail = f"no usage of feature {item.feature!r} in the last {window} days; "
         if spec.name in item.values and item.values[spec.name] is not None:
+            source, detail = item.derived.get(spec.name, ("item", "the item's own value"))
             return InputValue(
-                spec.name,
-                float(item.values[spec.name]),
-                "item",
-                fallback_detail + "the item's own value",
+                spec.name, float(item.values[spec.name]), source, fallback_detail + detail
             )
         if spec.default is not None:
             return InputValue(

@@ -9,6 +9,8 @@ limit. Slow (several minutes), so it has its own marker and CI step: ``make test
 
 from __future__ import annotations
 
+import json
+from dataclasses import asdict
 from pathlib import Path
 
 import pytest
@@ -22,6 +24,7 @@ def test_200_runs_over_three_queues_and_five_tenants_complete_once_within_tenant
     tmp_path: Path,
 ) -> None:
     result = run_scale(tmp_path, runs=200, tenants=5, workers=2, tenant_limit=2)
+    print(json.dumps({"scale": asdict(result)}))  # `make test-scale` shows it (-s)
     assert result.completed == 200, result.states
     assert result.executions == {"1": 200}
     assert max(result.max_concurrent_per_tenant.values()) <= 2, result.max_concurrent_per_tenant

@@ -173,3 +173,12 @@ def test_a_backlog_without_history_is_planned_with_clear_defaults_and_no_forecas
     assert result.estimates["A"].value == 3.0
     assert result.forecast is None
     assert result.cleaning is not None
+
+
+def test_rices_effort_comes_from_the_estimate_and_says_so() -> None:
+    records = [*HISTORY, todo("A", "Add export", feature="reports", estimate_days=3)]
+    estimates = estimate(records, settings())
+    [scored] = score(records, settings(), estimates, {"reports": 10})
+    effort = next(i for i in scored.explanation.inputs if i.name == "effort")
+    assert (effort.value, effort.source) == (pytest.approx(3 / 21), "estimate")
+    assert effort.detail == "the effort estimate, 3 days"

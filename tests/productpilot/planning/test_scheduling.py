@@ -5,6 +5,7 @@ from __future__ import annotations
 import doctest
 import itertools
 import random
+import time
 from datetime import date
 
 import pytest
@@ -176,6 +177,89 @@ def test_makespan_matches_brute_force_on_small_random_instances(seed: int) -> No
     assert plan.status == "OPTIMAL"
     assert plan.makespan == brute_force_makespan(problem, sum(i.duration for i in items))
     assert plan.lower_bound <= plan.makespan <= plan.heuristic_makespan
+
+
+def random_instance(seed: int, size: int = 12) -> Problem:
+    rng = random.Random(seed)
+    items = [
+        WorkItem(
+            f"j{k}",
+            rng.randint(0, 4),
+            {"a": rng.randint(0, 3), "b": rng.randint(0, 3)},
+            predecessors=tuple(f"j{p}" for p in range(k) if rng.random() < 0.2),
+        )
+        for k in range(size)
+    ]
+    return Problem(tuple(items), (Resource("a", 3), Resource("b", 4)))
+
+
+def assert_feasible(problem: Problem, start: list[int]) -> None:
+    at = {item.id: s for item, s in zip(problem.items, start, strict=True)}
+    for entry in problem.items:
+        for before in entry.predecessors:
+            duration = next(i.duration for i in problem.items if i.id == before)
+            assert at[before] + duration <= at[entry.id]
+    for resource in problem.resources:
+        for day in range(max(s + i.duration for i, s in zip(problem.items, start, strict=True))):
+            used = sum(
+                i.demands.get(resource.name, 0)
+                for i, s in zip(problem.items, start, strict=True)
+                if s <= day < s + i.duration
+            )
+            assert used <= resource.capacity
+
+
+def compiled(problem: Problem) -> module._Instance:
+    inst = module._Instance.of(problem)
+    assert module._cheap_conflicts(inst, hard_deadlines=True) == []
+    return inst
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_crossover_children_are_precedence_feasible_permutations(seed: int) -> None:
+    inst = compiled(random_instance(seed))
+    rng = random.Random(seed)
+    mother = module._priority_list(inst, [rng.random() for _ in range(inst.n)])
+    father = module._priority_list(inst, [rng.random() for _ in range(inst.n)])
+    for child in [*module._crossover(mother, father, rng), module._mutate(inst, mother, rng, 0.5)]:
+        assert sorted(child) == list(range(inst.n))
+        position = {item: k for k, item in enumerate(child)}
+        assert all(position[p] < position[i] for i in range(inst.n) for p in inst.preds[i])
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_double_justification_keeps_schedules_feasible_and_never_longer(seed: int) -> None:
+    problem = random_instance(seed)
+    inst = compiled(problem)
+    decoder = module._ListDecoder(inst, [[r.capacity] * 60 for r in problem.resources])
+    order = module._priority_list(inst, [random.Random(seed).random() for _ in range(inst.n)])
+    start, improved_order = decoder.justified(order)  # type: ignore[misc]
+    assert_feasible(problem, start)
+    assert module._makespan(inst, start) <= module._makespan(inst, decoder.forward(order))
+    assert decoder.forward(improved_order) == start  # the list reproduces its schedule
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_genetic_search_never_worsens_the_priority_rule_schedule(seed: int) -> None:
+    problem = random_instance(seed, size=16)
+    inst = compiled(problem)
+    horizon = inst.trivial_horizon()
+    plain = module._heuristic(inst, horizon, seed)
+    bred = module._heuristic(
+        inst, horizon, seed, genetic_until=time.perf_counter() + 0.3, lower_bound=0
+    )
+    assert plain is not None
+    assert bred is not None
+    assert_feasible(problem, bred)
+    assert module._makespan(inst, bred) <= module._makespan(inst, plain)
+
+
+def test_makespan_with_a_holiday_after_the_work_keeps_the_calendar() -> None:
+    # The after-makespan interval is left out of a resource with per-day capacity: the
+    # holiday on days 4-5 lies beyond the makespan and must not make the problem infeasible.
+    problem = Problem((item("a", 2), item("b", 2)), (Resource("dev", 1, (1, 1, 1, 1, 0, 0)),))
+    plan = solve(problem)
+    assert (plan.makespan, plan.status) == (4, "OPTIMAL")
 
 
 # --- Infeasibility ---------------------------------------------------------------------------
