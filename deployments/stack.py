@@ -6,7 +6,8 @@ ProductPilot API, as separate processes on this machine (``make up`` / ``make do
 1. ``prefect server start`` (SQLite under ``<home>/prefect``; PostgreSQL when
    ``PREFECT_API_DATABASE_CONNECTION_URL`` is set), ready when ``/api/health`` answers;
 2. ``productpilot setup`` against it (work pool, queues, limits);
-3. ``prefect worker start --pool productpilot``, ready when the pool lists it;
+3. ``python -m deployments.worker --pool productpilot`` (Prefect's process worker with
+   per-tenant admission), ready when the pool lists it;
 4. ``productpilot api`` with ``PRODUCTPILOT_PREFECT_API_URL`` pointing at the server,
    ready when ``/readyz`` answers.
 
@@ -321,7 +322,9 @@ def up(
             [sys.executable, "-m", "productpilot.cli.setup"],
             timeout=max(deadline - time.monotonic(), 1),
         )
-        worker = [prefect, "worker", "start", "--pool", POOL, "--type", "process"]
+        # ProductPilot's process worker: it leaves a run queued while its tenant's slots are
+        # taken instead of starting a process that would only defer (deployments/worker.py).
+        worker = [sys.executable, "-m", "deployments.worker", "--pool", POOL]
         for name in worker_names(workers):
             # Process (and log) names: "worker", or "worker-1", "worker-2", ...
             starter.start(name.replace(WORKER_NAME, "worker"), [*worker, "--name", name])

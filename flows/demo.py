@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from collections import Counter
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,10 +13,21 @@ from prefect.artifacts import create_markdown_artifact
 from prefect.runtime import flow_run
 
 from flows.analytics import daily_analysis_flow, realtime_rollup_flow
+from flows.development import replay_pull_requests
 from flows.ingestion import import_events_flow
 from flows.planning import backlog_planning_flow
+from flows.quality import qa_report_flow
+from flows.releases import release_flow
+from flows.rollouts import demo_rollout
 from flows.strategic import market_opportunity_flow, monthly_review_flow
+from productpilot.demo import DEMO_REPOSITORY
+from productpilot.launch.simulate import DEMO_FLAG
 from productpilot.settings import get_settings
+from productpilot.synthetic.pull_requests import (
+    merged_pull_requests,
+    pull_request_history,
+    release_candidate,
+)
 from tasks.demo import generate_synthetic_data, load_backlog, prepare_demo_product
 
 
@@ -49,6 +61,15 @@ def _summary_markdown(summary: dict[str, Any]) -> str:
         f"| planning | {summary['plan']['items']} items scheduled over "
         f"{summary['plan']['makespan_days']} working days, P85 "
         f"{summary['plan']['forecast'].get('p85', 'n/a')} |",
+    ]
+    development, release, rollout = summary["development"], summary["release"], summary["rollout"]
+    verdicts = ", ".join(f"{n} {outcome}" for outcome, n in sorted(development["verdicts"].items()))
+    lines += [
+        f"| pull requests | {development['deliveries']} webhooks replayed, gate verdicts: "
+        f"{verdicts} |",
+        f"| release | {release['name']}: {release['status']} ({release['outcome']}) |",
+        f"| rollout | {rollout['flag']}: {rollout['status']} at {rollout['percentage']:g}% |",
+        f"| QA report | {summary['qa']['recommendations']} ranked recommendations |",
     ]
     lines += ["", "Files:", ""] + [f"- {name}: `{path}`" for name, path in summary["files"].items()]
     return "\n".join(lines)
@@ -86,6 +107,19 @@ def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) 
     )
     # Plan the open backlog from the day after the data ends, as if planning that Monday.
     [plan] = backlog_planning_flow([product["product_id"]], as_of=last_day + timedelta(days=1))
+    # Development and launch happen now: the last days' pull requests, today's release of
+    # the last one that passed its gates, and a progressive rollout of a flag.
+    history = pull_request_history(DEMO_REPOSITORY, datetime.now(UTC) - timedelta(days=5))
+    replayed = replay_pull_requests(product["product_id"], history)
+    candidate = release_candidate(history)
+    release = release_flow(
+        str(product["product_id"]),
+        version="1.4.0",
+        ref=candidate,
+        changes=merged_pull_requests(history),
+    )
+    rollout = demo_rollout(product["product_id"], regression_stage=3)
+    [qa] = qa_report_flow([product["product_id"]], week_start=datetime.now(UTC).date())
 
     summary: dict[str, Any] = {
         "tenant_id": product["tenant_id"],
@@ -97,6 +131,13 @@ def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) 
         "rollup": rollup,
         "daily": daily,
         "plan": plan["summary"],
+        "development": {
+            "deliveries": len(replayed),
+            "verdicts": dict(Counter(r["gate"].get("outcome", "skipped") for r in replayed)),
+        },
+        "release": release,
+        "rollout": {**rollout, "flag": DEMO_FLAG},
+        "qa": qa,
         "files": files,
     }
     summary_path = directory / "summary.json"
@@ -111,5 +152,10 @@ def demo_flow(preset: str = "demo", seed: int = 7, data_dir: str | None = None) 
     summary["files"]["market opportunities"] = market["path"]
     summary["files"]["plan"] = plan["report"]
     summary["files"]["gantt chart"] = plan["chart"]
+    if release.get("notes"):
+        summary["files"]["release notes"] = release["notes"]["file"]
+        summary["files"]["changelog"] = release["notes"]["changelog"]
+    summary["files"]["launch report"] = rollout["report"]
+    summary["files"]["QA report"] = qa["path"]
     create_markdown_artifact(_summary_markdown(summary), key="productpilot-demo")
     return summary

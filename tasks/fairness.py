@@ -16,6 +16,11 @@ history; the dead-letter trigger never sees it, since it is neither failed nor c
 
 Runs called in process (the demo, tests, a flow calling a flow) have no worker slot to give
 back; they wait for the tenant's slot instead.
+
+A run an event trigger started has only its deployment's tags (Prefect's ``run-deployment``
+action sets none), but it names its product (``product: "{{ event.resource.id }}"``): the
+run is then tagged with that product's tenant before it takes the slot, so it counts for
+the tenant like any other and the tenant can read it through the API.
 """
 
 from __future__ import annotations
@@ -39,7 +44,11 @@ from prefect.runtime import flow_run
 from prefect.states import Scheduled
 
 from deployments.setup import TENANT_LIMIT_PREFIX, SetupSettings
+from productpilot.db.models import Product
+from productpilot.errors import ValidationError
+from productpilot.eventbus import product_id_of
 from tasks.concurrency import ensure_global_limit
+from tasks.store import task_store
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -89,6 +98,25 @@ def defer_run(run_id: str, seconds: float, reason: str) -> None:
     raise Pause(reason, state=result.state)
 
 
+def tag_with_tenant_of_product(run_id: str, tags: list[str], product: object) -> str | None:
+    """Tag run ``run_id`` with the tenant of ``product`` (an id or ``productpilot.product.<id>``)
+    and return that tag; ``None`` (and no tag) when it names no known product, which the
+    flow itself then reports."""
+    try:
+        product_id = product_id_of(str(product))
+    except ValidationError:
+        return None
+    with task_store().system_session() as session:
+        found = session.get(Product, product_id)
+        tenant_id = found.tenant_id if found is not None else None
+    if tenant_id is None:
+        return None
+    tenant = f"{TENANT_LIMIT_PREFIX}{tenant_id}"
+    with get_client(sync_client=True) as client:
+        client.update_flow_run(run_id, tags=[*tags, tenant])
+    return tenant
+
+
 def fair_share(fn: Callable[P, R]) -> Callable[P, R]:
     """Run the flow function ``fn`` holding one slot of its run's tenant limit.
 
@@ -102,9 +130,15 @@ def fair_share(fn: Callable[P, R]) -> Callable[P, R]:
         ... def import_events_flow(path: str) -> dict: ...
     """
 
+    signature = inspect.signature(fn)
+
     @functools.wraps(fn)
     def run(*args: P.args, **kwargs: P.kwargs) -> R:
-        tenant = tenant_of(list(flow_run.tags or []))
+        tags = list(flow_run.tags or [])
+        tenant = tenant_of(tags)
+        if tenant is None:
+            named = signature.bind_partial(*args, **kwargs).arguments.get("product")
+            tenant = tag_with_tenant_of_product(flow_run.id, tags, named) if named else None
         if tenant is None:
             return fn(*args, **kwargs)
         ensure_global_limit(tenant, SetupSettings().tenant_limit)
@@ -132,7 +166,6 @@ def fair_share(fn: Callable[P, R]) -> Callable[P, R]:
     # Prefect builds the flow's parameter model from the signature, resolving string
     # annotations in the *wrapper's* module: hand it the resolved ones of ``fn``.
     hints = typing.get_type_hints(fn)
-    signature = inspect.signature(fn)
     run.__signature__ = signature.replace(  # type: ignore[attr-defined]
         parameters=[
             parameter.replace(annotation=hints.get(name, parameter.annotation))

@@ -122,6 +122,18 @@ class FigmaHook:
         # (0.37) puts the fields at the top (figma/rest-api-spec#92). Read either.
         return body.get("file", body)
 
+    def file_components(self, file_key: str) -> list[dict[str, Any]]:
+        """The components published from the file's library (``GET /v1/files/:key/components``).
+
+        Each is ``{key, file_key, node_id, name, description, created_at, updated_at, user,
+        containing_frame...}``; a file whose library was never published has none.
+
+        Args:
+            file_key: A main file's key (branches cannot be published).
+        """
+        body = self._call("GET", f"/v1/files/{_segment(file_key)}/components")
+        return body["meta"]["components"]
+
     # --- comments ---------------------------------------------------------------------------
 
     def comments(self, file_key: str) -> list[dict[str, Any]]:

@@ -7,7 +7,8 @@ the outbox and the tasks decide the same way as for any other vendor.
 
 What it covers: commit statuses and check runs (release gates report their verdict there),
 deployments and their statuses, workflow dispatches, pull requests with their files, reviews
-and commits, the check runs of a commit, code-scanning and Dependabot alerts, and the issues
+and commits, the pull requests merged since a date (release notes), the check runs of a
+commit, code-scanning and Dependabot alerts, and the issues
 :class:`integrations.github.tracker.GitHubIssuesTracker` opens.
 
 Two PyGithub behaviours shape it:
@@ -582,6 +583,58 @@ class GitHubHook:
 
         return self._call(call)
 
+    def merged_pull_requests(
+        self,
+        repo: str,
+        *,
+        since: datetime | None = None,
+        base: str | None = None,
+        max_items: int = 500,
+    ) -> list[dict[str, Any]]:
+        """The pull requests merged at or after ``since`` (into ``base``, when given), most
+        recently updated first, at most ``max_items``: ``number``, ``title``, ``labels``
+        (names), ``user`` (login), ``html_url``, ``merged_at`` (ISO 8601), ``base_ref`` and
+        ``merge_commit_sha``. Release notes are written from them.
+
+        GitHub lists closed pull requests by update time and has no ``since`` filter for
+        them: pages are read until one holds only pull requests last updated before
+        ``since`` (a pull request merged after ``since`` was updated after it too).
+
+        Example:
+            ```python
+            hook.merged_pull_requests("acme/shop", since=datetime(2026, 11, 1, tzinfo=UTC))
+            # [{'number': 12, 'title': 'Export to CSV', 'labels': ['enhancement'], ...}]
+            ```
+        """
+        options: dict[str, Any] = {"state": "closed", "sort": "updated", "direction": "desc"}
+        if base is not None:
+            options["base"] = base
+
+        def call() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = []
+            for pull in self._repository(repo).get_pulls(**options):
+                if since is not None and pull.updated_at is not None and pull.updated_at < since:
+                    break  # sorted by update time: every later one is older still
+                if len(found) >= max_items:
+                    break
+                if pull.merged_at is None or (since is not None and pull.merged_at < since):
+                    continue
+                found.append(
+                    {
+                        "number": pull.number,
+                        "title": pull.title,
+                        "labels": [label.name for label in pull.labels],
+                        "user": pull.user.login if pull.user else None,
+                        "html_url": pull.html_url,
+                        "merged_at": _iso(pull.merged_at),
+                        "base_ref": pull.base.ref,
+                        "merge_commit_sha": pull.merge_commit_sha,
+                    }
+                )
+            return found
+
+        return self._call(call)
+
     # --- security alerts ------------------------------------------------------------------
 
     def code_scanning_alerts(
@@ -692,6 +745,31 @@ class GitHubHook:
             issue.create_comment(_clip(body, MAX_ISSUE_BODY))
 
         self._call(call)
+
+    def issue_comments(self, repo: str, number: int) -> list[dict[str, Any]]:
+        """The comments of issue ``number``, oldest first (every page): ``id``, ``body``,
+        ``html_url`` and ``created_at`` (ISO 8601).
+
+        Example:
+            ```python
+            hook.issue_comments("acme/design-tokens", 4)
+            # [{'id': 1001, 'body': 'Version 2 of Tokens ...', ...}]
+            ```
+        """
+
+        def call() -> list[dict[str, Any]]:
+            comments = self._repository(repo).get_issue(number).get_comments()
+            return [
+                {
+                    "id": comment.id,
+                    "body": comment.body or "",
+                    "html_url": comment.html_url,
+                    "created_at": _iso(comment.created_at),
+                }
+                for comment in comments
+            ]
+
+        return self._call(call)
 
     def search_open_issues(self, repo: str, label: str) -> list[dict[str, Any]]:
         """The open issues (pull requests left out) labelled ``label``, newest first:

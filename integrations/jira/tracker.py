@@ -121,3 +121,8 @@ class JiraTracker:
     def comment(self, ticket: Ticket, message: Message) -> None:
         """Add ``message`` to ``ticket``, its subject first: the problem happened again."""
         self.hook.comment(ticket.key, to_adf(message, with_subject=True))
+
+    def transition(self, key: str, status: str) -> None:
+        """Move issue ``key`` to ``status`` through the workflow transition that leads there
+        (see :meth:`JiraHook.transition`)."""
+        self.hook.transition(key, status)

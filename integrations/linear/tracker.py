@@ -101,6 +101,11 @@ class LinearTracker:
         issue_id = self._issue_ids.get(ticket.key) or self._hook.issue(ticket.key)["id"]
         self._hook.comment(issue_id, render_markdown(message, heading=True))
 
+    def transition(self, key: str, status: str) -> None:
+        """Move issue ``key`` (``ENG-42``) to its team's workflow state named ``status``."""
+        issue = self._hook.issue(key)
+        self._hook.set_state(issue["id"], issue["team"]["id"], status)
+
     def _ticket(self, issue: dict[str, Any], *, created: bool = False) -> Ticket:
         self._issue_ids[issue["identifier"]] = issue["id"]
         return Ticket(key=issue["identifier"], url=issue.get("url"), created=created)

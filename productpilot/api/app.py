@@ -27,6 +27,7 @@ from productpilot.api.routers import (
     metrics,
     ofrep,
     operations,
+    rollouts,
     workflows,
 )
 from productpilot.db.store import Store
@@ -78,6 +79,7 @@ def create_app(
     app.include_router(deadletters.router)
     app.include_router(flags.router)
     app.include_router(ofrep.router)
+    app.include_router(rollouts.router)
     # Imported here: the receivers pull in every vendor integration.
     from integrations.prefect_events import PrefectEventEmitter
     from productpilot.api.routers import webhooks

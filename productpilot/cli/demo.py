@@ -72,6 +72,18 @@ def _print_summary(summary: dict[str, Any], database_url: str, prefect_home: str
         f"{outlook}; {len(plan['high_risk'])} high-risk; try `productpilot plan risk "
         f"{summary['product_id']}`."
     )
+    counted = sorted(summary["development"]["verdicts"].items())
+    verdicts = ", ".join(f"{count} {outcome}" for outcome, count in counted)
+    console.print(
+        f"Development: {summary['development']['deliveries']} recorded GitHub webhooks replayed "
+        f"through the quality gates; verdicts: {verdicts} (offline: stored, not posted)."
+    )
+    release, rollout = summary["release"], summary["rollout"]
+    console.print(f"Release: {release['name']} {release['status']}: {release['outcome']}.")
+    console.print(
+        f"Rollout: flag {rollout['flag']} {rollout['status'].replace('_', ' ')} at "
+        f"{rollout['percentage']:g}% (see the launch report); QA report for this week written."
+    )
     if summary["api_key"]:
         console.print(f"Demo tenant API key (shown once): [bold]{summary['api_key']}[/]")
     table = Table("what", "where")

@@ -328,6 +328,36 @@ class QualityGateResult(TenantOwned, Base):
     evaluated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
+class SecurityFinding(TenantOwned, Base):
+    """A security finding tracked across scans by its fingerprint (one row per problem).
+
+    ``status`` is ``open``, ``fixed`` (no longer reported, or fixed at the source) or
+    ``dismissed``; a fixed finding reported again is reopened, keeping its ``first_seen``.
+    ``details`` holds the package, file, line and URL. See
+    :mod:`productpilot.quality.findings_store`.
+    """
+
+    __tablename__ = "security_findings"
+    __table_args__ = (
+        UniqueConstraint("product_id", "fingerprint"),
+        # Gates ask for a product's open findings.
+        Index("ix_security_findings_product_id_status", "product_id", "status"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    product_id: Mapped[int] = product_fk()
+    fingerprint: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(80))
+    rule: Mapped[str] = mapped_column(String(200))
+    severity: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str] = mapped_column(String(20), default="open")
+    first_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen: Mapped[datetime] = mapped_column(default=utcnow)
+    resolved_at: Mapped[datetime | None]
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
 class WebhookDelivery(TenantOwned, Base):
     """A webhook as received, stored before it is acknowledged so nothing is lost."""
 

@@ -88,3 +88,17 @@ class Tracker(Protocol):
     def comment(self, ticket: Ticket, message: Message) -> None:
         """Add ``message`` to an existing ticket (the problem happened again)."""
         ...
+
+
+@runtime_checkable
+class TransitioningTracker(Tracker, Protocol):
+    """A tracker that can also move an issue to another status (Jira, Linear): what the
+    development flows' workflow rules ask for (a pull request opened → "In Review")."""
+
+    def transition(self, key: str, status: str) -> None:
+        """Move issue ``key`` (``PAY-12``, ``ENG-42``) to the status named ``status``.
+
+        Raises:
+            productpilot.vendors.RejectedRequestError: no way leads to that status.
+        """
+        ...

@@ -38,12 +38,13 @@ from productpilot.notify.channels import (
     RecoverableChannel,
     Ticket,
     Tracker,
+    TransitioningTracker,
 )
 from productpilot.notify.message import Message, MessageItem, severity_rank
 from productpilot.notify.rules import idempotency_key, route_key
 from productpilot.products import current_configuration
 from productpilot.products.configuration import TICKET_CHANNELS
-from productpilot.vendors import RetryPolicy, VendorError
+from productpilot.vendors import RejectedRequestError, RetryPolicy, VendorError
 
 #: After this many attempts a notification that keeps failing waits for a person.
 MAX_ATTEMPTS = 8
@@ -153,7 +154,13 @@ def _send(
 ) -> dict[str, Any]:
     if channel in TICKET_CHANNELS:
         assert isinstance(target, Tracker), f"the {channel} resolver must give a Tracker"
+        transition = message.extra.get("transition")
+        if transition:
+            return _transition(target, channel, transition)
         ticket = target.find_open(recipient, message.dedupe_key)
+        if ticket is None and message.extra.get("resolves"):
+            # The ticket was closed meanwhile: a resolution opens none.
+            return {**_sent(Delivery("")), "last_error": "no open ticket to resolve"}
         if ticket is None:
             ticket = target.create(recipient, message)
         else:
@@ -166,6 +173,15 @@ def _send(
     assert isinstance(target, Channel), f"the {channel} resolver must give a Channel"
     delivery = target.send(recipient, message, thread=thread)
     return _sent(delivery)
+
+
+def _transition(target: Tracker, channel: str, transition: dict[str, Any]) -> dict[str, Any]:
+    """Move an issue (a notification recorded by the development flows' workflow rules)."""
+    if not isinstance(target, TransitioningTracker):
+        raise RejectedRequestError(channel, f"the {channel} tracker cannot move issues")
+    issue, status = str(transition["issue"]), str(transition["status"])
+    target.transition(issue, status)
+    return _sent(Delivery(f"{issue}:{status}"[:200]))
 
 
 def _sent(delivery: Delivery, ticket: Ticket | None = None) -> dict[str, Any]:

@@ -47,6 +47,10 @@ class Finding:
         link: Where to see more (a report, a run in the Prefect UI).
         occurred_at: When it happened (default: when it was routed).
         ticket: Whether routes that open tickets (Jira, Linear, GitHub) apply to it.
+        resolves: A follow-up saying the problem with this ``dedupe_key`` is over (a gate
+            that passes again): it is never folded into the alert it resolves, is sent at
+            once into that alert's thread (or as a comment on its open ticket), and goes
+            only to recipients who were told about the problem.
     """
 
     kind: str
@@ -59,6 +63,7 @@ class Finding:
     link: str | None = None
     occurred_at: datetime | None = None
     ticket: bool = False
+    resolves: bool = False
 
     def key(self) -> str:
         """The dedupe key, defaulting to kind and subject."""

@@ -63,6 +63,25 @@ def recent_duplicate(
     )
 
 
+def latest_for_problem(
+    session: StoreSession, channel: str, recipient: str, dedupe_key: str
+) -> Notification | None:
+    """The latest notification about ``dedupe_key`` for this recipient, whenever it was
+    recorded (failed ones left out): what a resolution follows up on."""
+    return session.scalar(
+        select(Notification)
+        .where(
+            Notification.channel == channel,
+            Notification.recipient == recipient,
+            Notification.dedupe_key == dedupe_key,
+            Notification.kind != "digest",
+            Notification.status != "failed",
+        )
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+        .limit(1)
+    )
+
+
 def open_digest(
     session: StoreSession, channel: str, recipient: str, route_key: str
 ) -> Notification | None:

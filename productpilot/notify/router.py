@@ -110,10 +110,16 @@ def _route_one(
     # Scoped to the product: the same anomaly key in two products is two problems, in the
     # outbox, in Slack threads and in ticket trackers alike.
     dedupe_key = f"{product.id}:{finding.key()}"[:200]
+    if finding.resolves:
+        _route_resolution(
+            session, product, finding, key, channel, recipient, dedupe_key, now, report
+        )
+        return
     if definition.dedupe_minutes:
         since = now - timedelta(minutes=definition.dedupe_minutes)
         duplicate = outbox.recent_duplicate(session, channel, recipient, dedupe_key, since)
-        if duplicate is not None:
+        # After a resolution the problem is new again: it is told, not folded.
+        if duplicate is not None and not _is_resolution(duplicate):
             duplicate.suppressed += 1
             report.suppressed += 1
             return
@@ -154,6 +160,40 @@ def _route_one(
     report.grouped += 1
 
 
+def _is_resolution(row: Notification) -> bool:
+    return bool((row.body or {}).get("extra", {}).get("resolves"))
+
+
+def _route_resolution(
+    session: StoreSession,
+    product: Product,
+    finding: Finding,
+    key: str,
+    channel: str,
+    recipient: str,
+    dedupe_key: str,
+    now: datetime,
+    report: RoutingReport,
+) -> None:
+    """Record "the problem is over" for a recipient who was told about it, due at once.
+
+    Nobody told, nothing to resolve; a problem already resolved is not resolved twice. The
+    dispatcher threads it on the first delivery of ``dedupe_key`` (or comments on the open
+    ticket), like any follow-up.
+    """
+    previous = outbox.latest_for_problem(session, channel, recipient, dedupe_key)
+    if previous is None or _is_resolution(previous):
+        report.unrouted += 1
+        return
+    occurred = finding.occurred_at or now
+    row = _finding_row(product, finding, key, channel, recipient, dedupe_key, occurred, now)
+    if outbox.exists(session, row.idempotency_key):
+        return
+    row.status, row.not_before = "pending", now
+    session.add(row)
+    report.recorded += 1
+
+
 def _finding_row(
     product: Product,
     finding: Finding,
@@ -175,7 +215,11 @@ def _finding_row(
         link=finding.link,
         dedupe_key=dedupe_key,
         product=product.name,
-        extra={"occurred_at": occurred.isoformat(), "ticket": finding.ticket},
+        extra={
+            "occurred_at": occurred.isoformat(),
+            "ticket": finding.ticket,
+            **({"resolves": True} if finding.resolves else {}),
+        },
     )
     return Notification(
         product_id=product.id,

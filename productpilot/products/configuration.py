@@ -20,7 +20,11 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
+from productpilot.launch.config import ReleaseSettings
 from productpilot.planning.scoring import ScoringConfig
+from productpilot.quality.config import DevelopmentSettings
+from productpilot.quality.design import DesignAndTestingSettings
+from productpilot.quality.settings import QualitySettings
 
 Name = Field(min_length=1, max_length=120, pattern=r"^[A-Za-z0-9_.:\-]+$")
 
@@ -287,6 +291,10 @@ class ConfigurationSections(_Section):
     notification_routes: list[NotificationRoute] = Field(default_factory=list)
     integrations: IntegrationMapping = Field(default_factory=IntegrationMapping)
     planning: PlanningSettings = Field(default_factory=PlanningSettings)
+    releases: ReleaseSettings = Field(default_factory=ReleaseSettings)
+    development: DevelopmentSettings = Field(default_factory=DevelopmentSettings)
+    design_and_testing: DesignAndTestingSettings = Field(default_factory=DesignAndTestingSettings)
+    quality: QualitySettings = Field(default_factory=QualitySettings)
 
     @field_validator("kpis", "metrics", "gates", "performance_rules")
     @classmethod

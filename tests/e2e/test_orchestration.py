@@ -2,6 +2,9 @@
 deployments applied from prefect.yaml with `prefect deploy --all`, and the event triggers in
 them doing their work on the worker:
 
+* a signed GitHub ``pull_request`` webhook, sent to the API, becomes a Prefect event whose
+  trigger starts ``quality-gate`` on the worker; the run is the product's tenant's, and its
+  result (the verdict) is read through ``/api/v1/workflows/{id}/results``;
 * a signed Slack ``reaction_added`` webhook, sent to the API, becomes a Prefect event whose
   trigger starts ``acknowledge-alert`` on the worker, which acknowledges the alert reacted to;
 * a run that fails ends, through the ``dead-letter`` trigger, in the dead-letter table; its
@@ -27,6 +30,12 @@ import httpx
 import pytest
 from prefect.client.orchestration import SyncPrefectClient
 from prefect.client.schemas.actions import WorkPoolUpdate
+from prefect.client.schemas.filters import (
+    FlowFilter,
+    FlowFilterName,
+    FlowRunFilter,
+    FlowRunFilterTags,
+)
 from sqlalchemy import select
 
 from deployments.setup import POOL_NAME as POOL
@@ -35,12 +44,14 @@ from productpilot.db.models import DeadLetter, Notification, Product
 from productpilot.db.store import Store
 from productpilot.products import create_product
 from productpilot.tenants import create_tenant
-from tests.integrations.signing import slack_headers
+from tests.integrations.shared_data import GITHUB_WEBHOOKS, load, shared_dir
+from tests.integrations.signing import github_headers, slack_headers
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(420)]
 
 ROOT = Path(__file__).resolve().parents[2]
 SLACK_SECRET = "slack-signing-secret"
+GITHUB_SECRET = "github-webhook-secret"
 ALERT = ("C0ALERTS01", "1764590000.000100")
 T = TypeVar("T")
 
@@ -54,6 +65,12 @@ def wait_for(what: str, probe: Callable[[], T | None], timeout: float = 120) -> 
             return found
         time.sleep(1)
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+def worker_log_tail(stack: Stack, lines: int = 80) -> str:
+    """The end of the stack's worker log: what a failed run said."""
+    log = Path(stack.home) / "stack" / "logs" / "worker.log"
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +106,12 @@ def acme(stack: Stack) -> dict[str, Any]:
     tenant, key = create_tenant(store, "Acme Inc")
     with store.tenant_session(tenant.id) as session:
         product = create_product(
-            session, "Web App", configuration={"webhook_secrets": {"slack": SLACK_SECRET}}
+            session,
+            "Web App",
+            configuration={
+                "webhook_secrets": {"slack": SLACK_SECRET, "github": GITHUB_SECRET},
+                "gates": [{"name": "review", "kind": "approvals", "threshold": 1}],
+            },
         )
         session.add(
             Notification(
@@ -108,6 +130,48 @@ def acme(stack: Stack) -> dict[str, Any]:
             )
         )
     return {"store": store, "tenant_id": tenant.id, "product_id": product.id, "key": key}
+
+
+def test_a_signed_pull_request_webhook_starts_the_quality_gate_and_its_result_is_served(
+    stack: Stack, acme: dict[str, Any]
+) -> None:
+    payload = load(shared_dir(GITHUB_WEBHOOKS) / "pull_request" / "opened.payload.json")
+    body = json.dumps(payload).encode()
+    delivery = "e2e-pull-request-opened"
+    response = httpx.post(
+        f"{stack.api_url}/webhooks/github",
+        params={"product": acme["product_id"]},
+        content=body,
+        headers=github_headers(GITHUB_SECRET, body, "pull_request", delivery),
+    )
+    assert response.status_code in (200, 202), response.text
+    api = httpx.Client(
+        base_url=stack.api_url, headers={"Authorization": f"Bearer {acme['key']}"}, timeout=30
+    )
+
+    def gate_run() -> str | None:
+        with SyncPrefectClient(stack.prefect_api_url) as client:
+            runs = client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(
+                    tags=FlowRunFilterTags(all_=[f"tenant:{acme['tenant_id']}"])
+                ),
+                flow_filter=FlowFilter(name=FlowFilterName(any_=["quality-gate"])),
+            )
+        return str(runs[0].id) if runs else None
+
+    run_id = wait_for("the triggered quality-gate run to take its tenant", gate_run, 180)
+
+    def finished() -> dict[str, Any] | None:
+        results = api.get(f"/api/v1/workflows/{run_id}/results").json()
+        done = results["workflow"]["state_type"] in ("COMPLETED", "FAILED", "CRASHED")
+        return results if done else None
+
+    results = wait_for("the quality-gate run to finish", finished, timeout=180)
+    assert results["workflow"]["state_type"] == "COMPLETED", worker_log_tail(stack)
+    pull_request = payload["pull_request"]
+    assert results["result"]["sha"] == pull_request["head"]["sha"]
+    # No review yet and no GitHub credentials to ask for one: the gate waits.
+    assert results["result"]["outcome"] == "pending"
 
 
 def test_a_signed_webhook_starts_its_triggered_deployment_on_the_worker(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy import func, select
@@ -22,14 +23,32 @@ def test_the_demo_loads_every_generated_event_and_the_backlog(home: Path) -> Non
     assert summary["import"]["rejected"] == 0
     assert summary["api_key"].startswith("pp_")
 
+    # The rollout's simulated traffic is today's; the generated dataset ends before it.
+    period = json.loads(Path(summary["files"]["manifest"]).read_text())["period"]
+    dataset_end = datetime.fromisoformat(period["end"]).replace(tzinfo=UTC)
     store = open_store()
     with store.tenant_session(summary["tenant_id"]) as session:
-        assert session.scalar(select(func.count()).select_from(Event)) == generated
+        in_dataset = select(func.count()).select_from(Event).where(Event.timestamp < dataset_end)
+        assert session.scalar(in_dataset) == generated
         assert session.scalar(select(func.count()).select_from(BacklogItem)) == len(backlog)
         edges = sum(len(item.get("depends_on", [])) for item in backlog)
         assert session.scalar(select(func.count()).select_from(BacklogDependency)) == edges
         assert session.scalars(select(Product.slug)).one() == "demo-app"
     assert json.loads(Path(summary["files"]["summary"]).read_text())["import"]["inserted"]
+
+
+def test_the_demo_gates_pull_requests_releases_rolls_out_and_reports_quality(
+    home: Path,
+) -> None:
+    summary = demo_flow(preset="tiny", seed=3)
+
+    assert summary["development"]["verdicts"]["passed"] > 0
+    assert summary["development"]["verdicts"]["failed"] > 0
+    assert summary["release"]["status"] == "released"
+    assert Path(summary["files"]["release notes"]).read_text().count("#10") == 2
+    assert summary["rollout"]["status"] == "rolled_back"
+    assert "rolled back" in Path(summary["files"]["launch report"]).read_text().lower()
+    assert Path(summary["files"]["QA report"]).read_text().lower().startswith("<!doctype html>")
 
 
 def test_running_the_demo_again_duplicates_nothing(home: Path) -> None:

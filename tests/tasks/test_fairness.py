@@ -81,3 +81,48 @@ def test_a_deferred_run_goes_back_to_its_queue_as_awaiting_a_slot() -> None:
     assert state.is_scheduled()
     assert state.name == AWAITING_SLOT
     assert state.message == "every tenant:1 slot is taken"
+
+
+def test_a_triggered_run_is_tagged_with_its_products_tenant_and_holds_its_slot(
+    home: object,
+) -> None:
+    """An event trigger starts a run with the deployment's tags only; the product it names
+    gives it its tenant."""
+    from prefect.runtime import flow_run
+
+    from productpilot.products import create_product
+    from productpilot.runtime import open_store
+    from productpilot.tenants import create_tenant
+
+    store = open_store()
+    tenant, _key = create_tenant(store, f"Triggered {uuid.uuid4().hex[:6]}")
+    with store.tenant_session(tenant.id) as session:
+        product_id = create_product(session, "Web App").id
+
+    @flow
+    @fair_share
+    def triggered(product: str | None = None) -> tuple[str, int]:
+        return flow_run.id, active_slots(f"tenant:{tenant.id}")
+
+    run_id, slots = triggered(product=f"productpilot.product.{product_id}")
+    with get_client(sync_client=True) as client:
+        assert f"tenant:{tenant.id}" in client.read_flow_run(run_id).tags
+    assert slots == 1
+    assert active_slots(f"tenant:{tenant.id}") == 0
+
+
+def test_a_run_naming_an_unknown_product_takes_no_slot_and_is_not_tagged(home: object) -> None:
+    from productpilot.runtime import open_store
+
+    open_store()
+
+    @flow
+    @fair_share
+    def triggered(product: str | None = None) -> str:
+        from prefect.runtime import flow_run
+
+        return flow_run.id
+
+    run_id = triggered(product="productpilot.product.999999")
+    with get_client(sync_client=True) as client:
+        assert tenant_of(client.read_flow_run(run_id).tags) is None

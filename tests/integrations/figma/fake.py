@@ -86,6 +86,7 @@ class FakeFile:
     created_at: datetime
     versions: list[dict[str, Any]] = field(default_factory=list)
     comments: list[dict[str, Any]] = field(default_factory=list)
+    components: list[dict[str, Any]] = field(default_factory=list)
 
 
 class FakeFigma(FakeServer):
@@ -140,6 +141,31 @@ class FakeFigma(FakeServer):
         self.files[key] = file
         return file
 
+    def add_component(
+        self, file_key: str, name: str, *, created_at: datetime, updated_at: datetime
+    ) -> dict[str, Any]:
+        """A component published from the file's library; the component."""
+        number = next(self._ids)
+        component = {
+            "key": f"c0mp{number:04d}",
+            "file_key": file_key,
+            "node_id": f"1:{number}",
+            "thumbnail_url": f"https://s3.figma.example/{file_key}/c{number}.png",
+            "name": name,
+            "description": "",
+            "created_at": _stamp(created_at),
+            "updated_at": _stamp(updated_at),
+            "user": DESIGNER,
+            "containing_frame": {
+                "nodeId": "1:1",
+                "name": "Components",
+                "pageId": "0:1",
+                "pageName": "Library",
+            },
+        }
+        self.files[file_key].components.append(component)
+        return component
+
     def add_comment(self, file_key: str, message: str, user: dict[str, str] = DESIGNER) -> str:
         """A comment someone left in Figma's UI; its id."""
         return self._new_comment(self.files[file_key], message, None, user)["id"]
@@ -168,6 +194,8 @@ class FakeFigma(FakeServer):
         match (request.method, parts):
             case ("GET", ["v1", "files", key, "versions"]):
                 return self._versions(key, request)
+            case ("GET", ["v1", "files", key, "components"]):
+                return self._components(key)
             case ("GET", ["v1", "files", key, "meta"]):
                 return self._meta(key)
             case ("GET", ["v1", "files", key, "comments"]):
@@ -187,6 +215,13 @@ class FakeFigma(FakeServer):
         if key not in self.files:
             raise FigmaApiError(error_reply(404, "Not found"))
         return self.files[key]
+
+    def _components(self, key: str) -> Reply:
+        if key not in self.files:
+            # This endpoint documents the {error: true, ...} shape for a 404.
+            raise FigmaApiError(error_reply(404, "Not found", boolean_style=True))
+        components = list(self.files[key].components)
+        return Reply(200, {"status": 200, "error": False, "meta": {"components": components}})
 
     def _versions(self, key: str, request: Recorded) -> Reply:
         file = self._file(key)

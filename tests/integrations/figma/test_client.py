@@ -370,3 +370,24 @@ def test_the_fake_flags_an_answer_of_its_own_that_breaks_the_description(
         hook.comments(FILE_KEY)
     assert "answer breaks the Figma description" in figma.violations[0]
     figma.violations.clear()
+
+
+# --- library components -----------------------------------------------------------------------
+
+
+def test_file_components_lists_the_published_components(figma: FakeFigma, hook: FigmaHook) -> None:
+    published = figma.add_component(FILE_KEY, "Button", created_at=NOW, updated_at=NOW)
+    components = hook.file_components(FILE_KEY)
+    assert [(c["key"], c["name"], c["updated_at"]) for c in components] == [
+        (published["key"], "Button", "2026-08-01T12:00:00Z")
+    ]
+    assert figma.requests[0].path == f"/v1/files/{FILE_KEY}/components"
+
+
+def test_a_file_never_published_has_no_components(hook: FigmaHook) -> None:
+    assert hook.file_components(FILE_KEY) == []
+
+
+def test_components_of_an_unknown_file_are_rejected(hook: FigmaHook) -> None:
+    with pytest.raises(RejectedRequestError, match="HTTP 404 Not found"):
+        hook.file_components("nope")

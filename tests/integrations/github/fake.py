@@ -278,6 +278,25 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     # https://docs.github.com/en/rest/pulls/pulls
     Endpoint("get_pull_request", "GET", REPO + "/pulls/{pull_number}"),
+    # https://docs.github.com/en/rest/pulls/pulls#list-pull-requests
+    Endpoint(
+        "list_pull_requests",
+        "GET",
+        REPO + "/pulls",
+        query={
+            "state": STRING,
+            "head": STRING,
+            "base": STRING,
+            "sort": STRING,
+            "direction": STRING,
+            **PAGINATION,
+        },
+        enums={
+            "state": frozenset({"open", "closed", "all"}),
+            "sort": frozenset({"created", "updated", "popularity", "long-running"}),
+            "direction": frozenset({"asc", "desc"}),
+        },
+    ),
     Endpoint(
         "list_pull_request_files", "GET", REPO + "/pulls/{pull_number}/files", query=PAGINATION
     ),
@@ -395,6 +414,13 @@ ENDPOINTS: tuple[Endpoint, ...] = (
     ),
     # https://docs.github.com/en/rest/issues/labels#remove-a-label-from-an-issue
     Endpoint("remove_issue_label", "DELETE", REPO + "/issues/{issue_number}/labels/{name}"),
+    # https://docs.github.com/en/rest/issues/comments#list-issue-comments
+    Endpoint(
+        "list_issue_comments",
+        "GET",
+        REPO + "/issues/{issue_number}/comments",
+        query={"since": STRING, **PAGINATION},
+    ),
     # https://docs.github.com/en/rest/issues/comments#create-an-issue-comment
     Endpoint(
         "create_issue_comment",
@@ -604,14 +630,17 @@ class FakeGitHub(FakeServer):
         files: Iterable[str] = (),
         reviews: Iterable[tuple[str, str]] = (),
         commits: Iterable[tuple[str, str]] = (),
+        merged_at: str | None = None,
     ) -> int:
         """A pull request with ``files`` (names), ``reviews`` ((login, state)) and
         ``commits`` ((sha, message)); returns its number. It is listed among the issues too,
-        as GitHub does."""
+        as GitHub does. ``merged_at`` (GitHub's ``...Z`` form) is when a merged one was
+        merged, closed and last updated (default: :data:`NOW`)."""
         repository = self.repository(full_name)
         number = repository.next_number()
         api = f"{self.url}{self._repo_path(repository)}"
         label_objects = [self._label(repository, name) for name in labels]
+        done = (merged_at or NOW) if merged else None
         pull = {
             "url": f"{api}/pulls/{number}",
             "id": self._id(),
@@ -634,9 +663,9 @@ class FakeGitHub(FakeServer):
             "milestone": None,
             "active_lock_reason": None,
             "created_at": NOW,
-            "updated_at": NOW,
-            "closed_at": NOW if merged else None,
-            "merged_at": NOW if merged else None,
+            "updated_at": done or NOW,
+            "closed_at": done,
+            "merged_at": done,
             "merge_commit_sha": None,
             "assignee": None,
             "assignees": [],
@@ -1036,6 +1065,21 @@ class FakeGitHub(FakeServer):
         pull = repository.pulls.get(int(p["pull_number"]))
         return Reply(200, pull) if pull else _error(404, "Not Found")
 
+    def _list_pull_requests(self, request: Recorded, repository: FakeRepository, _p: dict) -> Reply:
+        params = request.params()
+        state = params.get("state", "open")
+        pulls = [
+            pull
+            for pull in repository.pulls.values()
+            if state in ("all", pull["state"]) and params.get("base") in (None, pull["base"]["ref"])
+        ]
+        sort = params.get("sort", "created")
+        # GitHub: "Default: desc when sort is created or sort is not specified, otherwise asc."
+        descending = params.get("direction", "desc" if sort == "created" else "asc") == "desc"
+        key = {"created": "created_at", "updated": "updated_at"}.get(sort, "updated_at")
+        pulls.sort(key=lambda pull: (pull[key], pull["number"]), reverse=descending)
+        return self._page(request, pulls)
+
     def _list_pull_request_files(
         self, request: Recorded, repository: FakeRepository, p: dict
     ) -> Reply:
@@ -1126,6 +1170,14 @@ class FakeGitHub(FakeServer):
             return _error(404, "Label does not exist")
         issue["labels"] = [label for label in issue["labels"] if label["name"] != name]
         return Reply(200, issue["labels"])
+
+    def _list_issue_comments(self, request: Recorded, repository: FakeRepository, p: dict) -> Reply:
+        number = int(p["issue_number"])
+        if number not in repository.issues:
+            return _error(404, "Not Found")
+        since = request.params().get("since", "")
+        comments = [c for c in repository.comments.get(number, []) if c["updated_at"] >= since]
+        return self._page(request, comments)
 
     def _create_issue_comment(
         self, request: Recorded, repository: FakeRepository, p: dict

@@ -543,6 +543,28 @@ def test_create_issue_then_comment_is_one_request_each(
     assert "ops" in github.repository(REPO).labels  # GitHub created the missing label
 
 
+def test_issue_comments_are_read_oldest_first_across_pages(github: FakeGitHub) -> None:
+    github.per_page = 2
+    hook = GitHubHook.from_credentials(
+        GitHubCredentials(token=SecretStr(TOKEN)), base_url=github.url, paced=False
+    )
+    issue = hook.create_issue(REPO, "Design tokens", "")
+    for text in ("one", "two", "three"):
+        hook.comment_issue(REPO, issue["number"], text)
+    github.requests.clear()
+
+    comments = hook.issue_comments(REPO, issue["number"])
+
+    assert [c["body"] for c in comments] == ["one", "two", "three"]
+    assert comments[0]["html_url"].startswith(f"https://github.com/{REPO}/issues/1#issuecomment-")
+    assert requests_made(github) == [f"GET /repos/{REPO}/issues/1/comments"] * 2
+
+
+def test_comments_of_an_unknown_issue_are_rejected(hook: GitHubHook) -> None:
+    with pytest.raises(RejectedRequestError, match="404"):
+        hook.issue_comments(REPO, 99)
+
+
 def test_search_open_issues_leaves_out_closed_issues_and_pull_requests(
     github: FakeGitHub, hook: GitHubHook
 ) -> None:

@@ -153,8 +153,8 @@ def _mark_problems(marks: Any, where: str) -> list[str]:
 # --- JQL --------------------------------------------------------------------------------------
 
 _JQL_TOKEN = re.compile(
-    r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<op>!=|>=|<=|=)|(?P<comma>,)'
-    r'|(?P<word>[^\s=!<>,"\'()]+)|(?P<bad>\S))'
+    r'\s*(?:(?P<string>"(?:[^"\\]|\\.)*"|\'(?:[^\'\\]|\\.)*\')|(?P<op>!=|>=|<=|=|~)|(?P<comma>,)'
+    r'|(?P<word>[^\s=!<>~,"\'()]+)|(?P<bad>\S))'
 )
 _JQL_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
 
@@ -685,9 +685,34 @@ def _date_holds(issue: FakeIssue, clause: Clause, now: datetime) -> bool:
     return moment >= bound if clause.operator == ">=" else moment <= bound
 
 
+def _adf_text(node: Any) -> str:
+    """The plain text of an ADF document (or any part of one)."""
+    if isinstance(node, dict):
+        own = node.get("text") if isinstance(node.get("text"), str) else ""
+        return " ".join([own, *(_adf_text(child) for child in node.get("content") or [])])
+    return ""
+
+
+def _contains(issue: FakeIssue, clause: Clause) -> bool:
+    """``field ~ "words"``: every word of the value in the field's text, case-insensitive, as
+    Jira's text search matches (``text`` is summary, description and comments together)."""
+    texts = {
+        "summary": issue.summary,
+        "description": _adf_text(issue.description),
+        "comment": " ".join(_adf_text(c["body"]) for c in issue.comments),
+    }
+    texts["text"] = " ".join(texts.values())
+    if clause.field not in texts:
+        raise NotImplementedError(f"the fake's JQL cannot search {clause.field!r} by text")
+    found = set(re.findall(r"\w+", texts[clause.field].casefold()))
+    return all(word in found for word in re.findall(r"\w+", clause.value.casefold()))
+
+
 def _clause_holds(issue: FakeIssue, clause: Clause, now: datetime | None = None) -> bool:
     if clause.operator in (">=", "<="):
         return _date_holds(issue, clause, now or datetime.now(UTC))
+    if clause.operator == "~":
+        return _contains(issue, clause)
     category_key, category_name = STATUSES[issue.status]
     values: dict[str, list[str]] = {
         "project": [issue.project.lower()],

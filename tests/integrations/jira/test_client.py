@@ -84,6 +84,18 @@ def test_search_uses_the_enhanced_jql_search_and_returns_the_issues(
     assert jira.server.calls(f"{API}/search") == []
 
 
+def test_a_text_search_finds_the_issues_mentioning_a_word(jira: FakeJira, hook: JiraHook) -> None:
+    by_summary = hook.create_issue("OPS", "Restyle Fk3yCheckout buttons", adf("x"))
+    by_description = hook.create_issue(
+        "OPS", "Checkout", adf("Design: https://www.figma.com/design/Fk3yCheckout/Checkout")
+    )
+    hook.create_issue("OPS", "Unrelated", adf("https://www.figma.com/design/Other"))
+
+    issues = hook.search('project = "OPS" AND text ~ "Fk3yCheckout" ORDER BY created DESC')
+
+    assert [issue["key"] for issue in issues] == [by_description, by_summary]
+
+
 def test_search_asks_for_at_most_max_results(jira: FakeJira, hook: JiraHook) -> None:
     for number in range(3):
         hook.create_issue("OPS", f"Issue {number}", adf("x"))

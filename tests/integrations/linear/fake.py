@@ -538,6 +538,8 @@ def compare(value: Any, comparator: Mapping[str, Any]) -> bool:
             ok = value not in operand
         elif operator == "contains":
             ok = value is not None and operand in value
+        elif operator == "containsIgnoreCase":
+            ok = value is not None and operand.casefold() in value.casefold()
         elif operator == "null":
             ok = (value is None) == operand
         elif operator in ("gt", "gte", "lt", "lte"):

@@ -177,6 +177,28 @@ def test_issues_are_filtered_by_team_description_and_state(
     assert found[0]["team"] == {"id": team_id(linear), "key": "ENG"}
 
 
+def test_issues_mentioning_a_word_in_title_or_description_ignoring_case(
+    linear: FakeLinear, hook: LinearHook
+) -> None:
+    linear.add_team("OPS", "Operations")
+    hook.create_issue(team_id(linear), "Restyle FK3YCHECKOUT", "")
+    hook.create_issue(team_id(linear), "Checkout", "See figma.com/design/Fk3yCheckout/x")
+    hook.create_issue(team_id(linear), "Other", "figma.com/design/Other")
+    hook.create_issue(team_id(linear, "OPS"), "Elsewhere", "Fk3yCheckout")
+
+    found = hook.issues(
+        {
+            "team": {"or": [{"key": {"eq": "ENG"}}, {"id": {"eq": "ENG"}}]},
+            "or": [
+                {"title": {"containsIgnoreCase": "Fk3yCheckout"}},
+                {"description": {"containsIgnoreCase": "Fk3yCheckout"}},
+            ],
+        }
+    )
+
+    assert sorted(issue["identifier"] for issue in found) == ["ENG-1", "ENG-2"]
+
+
 def test_issues_returns_at_most_first(linear: FakeLinear, hook: LinearHook) -> None:
     for n in range(3):
         hook.create_issue(team_id(linear), f"Issue {n}", "")
