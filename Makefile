@@ -19,9 +19,10 @@ install: $(INSTALLED)
 demo: install
 	$(BIN)/productpilot demo
 
-## Run the test suite (PostgreSQL tests too when PRODUCTPILOT_TEST_POSTGRES_URL is set).
+## Run the test suite (PostgreSQL tests too when PRODUCTPILOT_TEST_POSTGRES_URL is set), one
+## process per core; a file's tests stay together (module fixtures: a stack, a demo run).
 test: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n auto --dist loadfile
 
 ## The scale set-up: Prefect on PostgreSQL with Redis messaging, two workers, 200 runs.
 test-scale: install

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from prefect import flow
+from prefect import flow, unmapped
 
 from tasks.analytics import (
     build_daily_reports,
@@ -17,6 +17,7 @@ from tasks.analytics import (
 )
 from tasks.events import emit_findings
 from tasks.fairness import fair_share
+from tasks.fanout import product_ids_in_scope, shards
 from tasks.notify import deliver_through_vendors, route_findings
 
 
@@ -46,6 +47,7 @@ def daily_analysis_flow(
     day: date | None = None,
     backfill_days: int = 3,
     local_hour: int | None = None,
+    shard_size: int | None = None,
 ) -> dict[str, Any]:
     """Compute the configured KPIs and write each product's daily report.
 
@@ -55,6 +57,9 @@ def daily_analysis_flow(
         backfill_days: Recompute this many days up to ``day``, for late events.
         local_hour: Only the products whose time zone reads this hour now; an hourly
             schedule with ``local_hour=6`` reports at 06:00 in every product's time zone.
+        shard_size: Compute the KPIs as one task per this many products, concurrently on
+            the flow's task runner (a Dask cluster in ``flows/fanout.py``); default: one
+            task for all.
     """
     day = day or (datetime.now(UTC).date() - timedelta(days=1))
     if local_hour is not None:
@@ -62,7 +67,7 @@ def daily_analysis_flow(
         product_ids = due if product_ids is None else sorted(set(product_ids) & set(due))
         if not product_ids:
             return {"day": day.isoformat(), "metric_values": {}, "anomalies": [], "reports": []}
-    stored = compute_kpis(product_ids, day, backfill_days)
+    stored = compute_kpis_in_shards(product_ids, day, backfill_days, shard_size)
     findings = detect_anomalies(product_ids, day, recent_days=backfill_days)
     if findings:
         emit_findings(findings)
@@ -84,6 +89,21 @@ def daily_analysis_flow(
         "reports": [{k: v for k, v in r.items() if k != "notification"} for r in reports],
         "notifications": {"routed": routed, "delivered": delivered},
     }
+
+
+def compute_kpis_in_shards(
+    product_ids: list[int] | None, day: date, backfill_days: int, shard_size: int | None
+) -> dict[int, int]:
+    """The KPI stage in the calling flow: one ``compute-kpis`` task run, or one per shard of
+    ``shard_size`` products submitted to the flow's task runner together."""
+    if shard_size is None:
+        return compute_kpis(product_ids, day, backfill_days)
+    parts = compute_kpis.map(
+        shards(product_ids_in_scope(product_ids), shard_size),
+        unmapped(day),
+        unmapped(backfill_days),
+    )
+    return {product: count for part in parts.result() for product, count in part.items()}
 
 
 @flow(name="performance-monitor", log_prints=True)

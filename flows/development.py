@@ -38,7 +38,11 @@ def quality_gate_flow(product: str | None = None, delivery_id: str | None = None
     """
     if product is None or delivery_id is None:
         raise ValueError("quality-gate needs a product and a delivery_id")
-    product_id = product_id_of(product)
+    return gate_delivery(product_id_of(product), delivery_id)
+
+
+def gate_delivery(product_id: int, delivery_id: str) -> dict[str, Any]:
+    """The ``quality-gate`` flow's stages for one delivery, inside the calling run."""
     gathered = gather_gate_facts(product_id, delivery_id)
     evaluated = evaluate_and_record(gathered)
     if "skipped" in evaluated:
@@ -75,7 +79,11 @@ def workflow_transitions_flow(
     """
     if product is None or delivery_id is None:
         raise ValueError("workflow-transitions needs a product and a delivery_id")
-    product_id = product_id_of(product)
+    return transition_delivery(product_id_of(product), delivery_id)
+
+
+def transition_delivery(product_id: int, delivery_id: str) -> dict[str, Any]:
+    """The ``workflow-transitions`` flow's stages for one delivery, inside the calling run."""
     report = plan_and_record_transitions(product_id, delivery_id)
     if report.get("recorded"):
         deliver_through_vendors([product_id])
@@ -124,8 +132,10 @@ def replay_pull_requests(
             payload=payload,
             headers={"x-github-event": kind, "x-github-delivery": delivery_id},
         )
-        gate = quality_gate_flow(str(product.id), delivery_id)
-        moved = workflow_transitions_flow(str(product.id), delivery_id)
+        # The two flows' stages in this run: a subflow per delivery would cost more than
+        # the work it does.
+        gate = gate_delivery(product.id, delivery_id)
+        moved = transition_delivery(product.id, delivery_id)
         # Handled here: the reconciler must not emit it as a pending delivery.
         mark_emitted(store, recorded.delivery)
         results.append({"delivery_id": delivery_id, "kind": kind, "gate": gate, "moved": moved})

@@ -1,21 +1,22 @@
-"""Progressive rollouts: one step of every active rollout per run, and the demo's rollout.
+"""Progressive rollouts: one step of every active rollout per run, the controls, and the
+demo's rollout.
 
 Why one step per run (every five minutes, ``prefect.yaml``) rather than one long run per
 rollout that sleeps between stages: a stage lasts hours or days, and a run that waits holds
 a worker slot and a tenant slot the whole time; a deployment restart or a crashed worker
 would also lose the wait. A step reads the rollout's state from the store, decides, moves
 the flag and exits, so nothing waits on a worker, a missed run is simply caught up by the
-next one, and an operator's approve, hold or abort (API) takes effect at once and is seen
-by the next step. The same reasoning rules out ``pause_flow_run(wait_for_input=...)`` for
-approvals: a paused run still counts against concurrency and times out; a stage that asks
-for approval just holds (``waiting for approval``) until someone approves it through the
-API, and each run shows that in its log.
+next one, and an operator's approve, hold or abort (the API, or the ``control-rollout``
+deployment run from the Prefect UI) takes effect at once and is seen by the next step. The
+same reasoning rules out ``pause_flow_run(wait_for_input=...)`` for approvals: a paused run
+still counts against concurrency and times out; a stage that asks for approval just holds
+(``waiting for approval``) until someone approves it, and each run shows that in its log.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow
 
@@ -24,6 +25,7 @@ from productpilot.launch.simulate import DEMO_FLAG, DEMO_FLAG_DEFINITION, DEMO_P
 from tasks.fairness import fair_share
 from tasks.notify import deliver_through_vendors, route_findings
 from tasks.rollouts import (
+    control,
     publish_rollout_reports,
     simulate_rollout_traffic,
     start_rollout,
@@ -69,6 +71,33 @@ def progressive_rollout_flow(
             )
     steps = [{k: v for k, v in outcome.items() if k != "finding"} for outcome in outcomes]
     return {"steps": steps, "reports": reports}
+
+
+@flow(name="control-rollout", log_prints=True)
+@fair_share
+def control_rollout_flow(
+    product: str,
+    rollout_id: int,
+    command: Literal["approve", "hold", "resume", "abort"],
+    actor: str,
+    reason: str = "",
+) -> dict[str, Any]:
+    """Approve, hold, resume or abort a rollout from the Prefect UI: run the
+    ``control-rollout`` deployment with these parameters (the API's
+    ``POST /api/v1/products/{id}/rollouts/{rid}/<command>`` does the same).
+
+    Args:
+        product: The product's id or event resource id (``productpilot.product.<id>``).
+        rollout_id: The rollout.
+        command: What to do; ``abort`` turns the flag off for everybody.
+        actor: Who decided (recorded in the rollout's decisions and the flag's audit trail).
+        reason: Why.
+    """
+    product_id = product_id_of(product)
+    outcome = control(product_id, rollout_id, command, actor, reason)
+    deliver_through_vendors([product_id])
+    print(f"rollout {rollout_id}: {command} by {actor}: {outcome['action']}")
+    return outcome
 
 
 @flow(name="demo-rollout", log_prints=True)

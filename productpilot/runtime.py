@@ -7,6 +7,8 @@ first imported, so call :func:`configure_prefect` before importing any flow.
 from __future__ import annotations
 
 import os
+import threading
+import weakref
 from functools import lru_cache
 
 from sqlalchemy.engine import make_url
@@ -52,6 +54,12 @@ def _store(url: str) -> Store:
     return Store.from_url(url)
 
 
+#: Embedded stores already brought to the latest schema by this process. Alembic's
+#: context is process-global, so concurrent upgrades (task runs on threads) must not race.
+_upgraded: weakref.WeakSet[Store] = weakref.WeakSet()
+_upgrading = threading.Lock()
+
+
 def open_store(settings: Settings | None = None) -> Store:
     """The store for ``settings`` (one engine per URL and process).
 
@@ -60,6 +68,9 @@ def open_store(settings: Settings | None = None) -> Store:
     """
     settings = settings or get_settings()
     store = _store(settings.database_url)
-    if is_embedded(settings):
-        store.upgrade()
+    if is_embedded(settings) and store not in _upgraded:
+        with _upgrading:
+            if store not in _upgraded:
+                store.upgrade()
+                _upgraded.add(store)
     return store

@@ -86,6 +86,22 @@ def _context(product_id: int) -> tuple[Product, Tenant, Any]:
         return product, tenant, configuration
 
 
+def _described(
+    product: Product, tenant: Tenant, configuration: Any, settings: ReleaseSettings
+) -> dict[str, Any]:
+    """What the release and rollback tasks pass along about the product."""
+    return {
+        "product_id": product.id,
+        "tenant_id": product.tenant_id,
+        "tenant": tenant.slug,
+        "product": product.name,
+        "slug": product.slug,
+        "repository": configuration.integrations.github_repository,
+        "gates_configured": bool(configuration.gates),
+        "settings": settings.model_dump(mode="json"),
+    }
+
+
 @task(
     name="start-release",
     retries=2,
@@ -123,18 +139,7 @@ def start_release(
         )  # fmt: skip
         launch_id = launch.id
         plan = dict(launch.plan)
-    return {
-        "launch_id": launch_id,
-        "product_id": product_id,
-        "tenant_id": product.tenant_id,
-        "tenant": tenant.slug,
-        "product": product.name,
-        "slug": product.slug,
-        "repository": configuration.integrations.github_repository,
-        "gates_configured": bool(configuration.gates),
-        "settings": settings.model_dump(mode="json"),
-        **plan,
-    }
+    return {"launch_id": launch_id, **_described(product, tenant, configuration, settings), **plan}
 
 
 def _previous_release_end(session, product, settings, previous_version) -> datetime | None:
@@ -437,14 +442,7 @@ def start_rollback(product_id: int, environment: str | None, reason: str) -> dic
         launch_id, rollback_plan = launch.id, dict(launch.plan)
     return {
         "launch_id": launch_id,
-        "product_id": product_id,
-        "tenant_id": product.tenant_id,
-        "tenant": tenant.slug,
-        "product": product.name,
-        "slug": product.slug,
-        "repository": configuration.integrations.github_repository,
-        "gates_configured": bool(configuration.gates),
-        "settings": settings.model_dump(mode="json"),
+        **_described(product, tenant, configuration, settings),
         "retired": retired,
         **rollback_plan,
     }

@@ -18,12 +18,15 @@ from sqlalchemy import select
 
 from integrations.prefect_events import PrefectEventEmitter
 from productpilot.db.models import Launch, Product, Tenant
+from productpilot.db.types import utcnow
 from productpilot.errors import NotFoundError, ProductPilotError
 from productpilot.launch.report import report_summary, rollout_report
 from productpilot.launch.rollouts import (
     ACTIVE,
     ROLLOUT_KIND,
+    Control,
     active_rollout_ids,
+    control_rollout,
     create_rollout,
     get_rollout,
     step_rollout,
@@ -36,6 +39,7 @@ from productpilot.launch.store import (
     get_flag,
     product_document,
 )
+from productpilot.notify.router import route
 from productpilot.products import locate_product
 from productpilot.reports.records import record_report
 from productpilot.settings import get_settings
@@ -141,6 +145,29 @@ def publish_rollout_reports(finished: list[dict[str, Any]]) -> list[dict[str, An
         )
         published.append({**summary, "product_id": product.id, "report": str(path.absolute())})
     return published
+
+
+@task(name="control-rollout")
+def control(
+    product_id: int, rollout_id: int, command: Control, actor: str, reason: str = ""
+) -> dict[str, Any]:
+    """Approve, hold, resume or abort a rollout, as the API does: recorded with who and
+    why, stepped at once, a rollback's finding routed in the same transaction and the flag
+    change announced after the commit."""
+    store = task_store()
+    with store.system_session() as session:
+        product = session.get(Product, product_id)
+        tenant_id = product.tenant_id if product is not None else None
+    if tenant_id is None:
+        raise NotFoundError(f"no product {product_id}")
+    with store.tenant_session(tenant_id) as session:
+        owned = session.get(Product, product_id)
+        outcome = control_rollout(session, owned, rollout_id, command, actor=actor, reason=reason)
+        if outcome.finding is not None:
+            route(session, owned, [outcome.finding], now=utcnow())
+    if outcome.flag_change is not None:
+        announce(PrefectEventEmitter(), outcome.flag_change)
+    return outcome.to_dict()
 
 
 @task(name="start-rollout")

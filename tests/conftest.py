@@ -23,6 +23,9 @@ from productpilot.products import create_product
 from productpilot.tenants import create_tenant
 
 POSTGRES_URL = os.environ.get("PRODUCTPILOT_TEST_POSTGRES_URL")
+# pytest-xdist's workers inherit COLUMNS=80, which rich reads once, when the CLI's consoles
+# are created at import: without it they read the width each CliRunner invocation sets.
+os.environ.pop("COLUMNS", None)
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 

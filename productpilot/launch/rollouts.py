@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -364,6 +364,11 @@ def step_rollout(
         action = next_action(rollout.plan, rollout.state, observations, moment)
     else:  # aborting a rollout rolled back to a stage: to off, nothing to measure
         action = Rollback("aborted by an operator", 0.0, None)
+    if command == "abort" and isinstance(action, Rollback):
+        # The flag's audit trail says who turned it off and why, not just "an operator".
+        control = (row.result.get("controls") or [{}])[-1]
+        why = f": {control['reason']}" if control.get("reason") else ""
+        action = replace(action, reason=f"aborted by {control.get('actor') or actor}{why}")
     state = apply(rollout.state, action, moment)
     result = copy.deepcopy(row.result)
     change = None

@@ -1,20 +1,46 @@
-"""The demo flow: the whole product on synthetic data, safe to re-run."""
+"""The demo flow: the whole product on synthetic data, safe to re-run.
+
+The demo runs every flow, so it is run once for the module (and once more to show that a
+re-run duplicates nothing); each test reads what that run left.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+import pytest
 from sqlalchemy import func, select
 
 from flows.demo import demo_flow
+from productpilot import runtime, settings
 from productpilot.db.models import BacklogDependency, BacklogItem, Event, Product
 from productpilot.runtime import open_store
 
 
-def test_the_demo_loads_every_generated_event_and_the_backlog(home: Path) -> None:
-    summary = demo_flow(preset="tiny", seed=3)
+@pytest.fixture(scope="module")
+def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """One PRODUCTPILOT_HOME for the module's demo runs."""
+    with pytest.MonkeyPatch.context() as patch:
+        path = tmp_path_factory.mktemp("demo") / "home"
+        patch.setenv("PRODUCTPILOT_HOME", str(path))
+        patch.delenv("PRODUCTPILOT_DATABASE_URL", raising=False)
+        settings.get_settings.cache_clear()
+        runtime._store.cache_clear()
+        yield path
+        settings.get_settings.cache_clear()
+        runtime._store.cache_clear()
+
+
+@pytest.fixture(scope="module")
+def summary(demo_home: Path) -> dict[str, Any]:
+    return demo_flow(preset="tiny", seed=3)
+
+
+def test_the_demo_loads_every_generated_event_and_the_backlog(summary: dict[str, Any]) -> None:
 
     events_file = Path(summary["files"]["events"])
     backlog = json.loads(Path(summary["files"]["backlog"]).read_text())
@@ -38,10 +64,8 @@ def test_the_demo_loads_every_generated_event_and_the_backlog(home: Path) -> Non
 
 
 def test_the_demo_gates_pull_requests_releases_rolls_out_and_reports_quality(
-    home: Path,
+    summary: dict[str, Any],
 ) -> None:
-    summary = demo_flow(preset="tiny", seed=3)
-
     assert summary["development"]["verdicts"]["passed"] > 0
     assert summary["development"]["verdicts"]["failed"] > 0
     assert summary["release"]["status"] == "released"
@@ -51,8 +75,17 @@ def test_the_demo_gates_pull_requests_releases_rolls_out_and_reports_quality(
     assert Path(summary["files"]["QA report"]).read_text().lower().startswith("<!doctype html>")
 
 
-def test_running_the_demo_again_duplicates_nothing(home: Path) -> None:
-    first = demo_flow(preset="tiny", seed=3)
+def test_the_demo_folds_every_event_into_the_rollups(summary: dict[str, Any]) -> None:
+    from productpilot.db.models import EventCountDaily
+
+    assert summary["rollup"]["events"] == summary["import"]["inserted"]
+    with open_store().tenant_session(summary["tenant_id"]) as session:
+        total = session.scalar(select(func.sum(EventCountDaily.count)))
+    assert total == summary["import"]["inserted"]
+
+
+def test_running_the_demo_again_duplicates_nothing(summary: dict[str, Any]) -> None:
+    first = summary
     second = demo_flow(preset="tiny", seed=3)
 
     assert second["api_key"] is None  # the tenant exists; its key was shown the first time
@@ -60,13 +93,3 @@ def test_running_the_demo_again_duplicates_nothing(home: Path) -> None:
     assert second["import"]["inserted"] == 0
     assert second["import"]["duplicates"] == first["import"]["inserted"]
     assert second["backlog"]["created"] == 0
-
-
-def test_the_demo_folds_every_event_into_the_rollups(home: Path) -> None:
-    from productpilot.db.models import EventCountDaily
-
-    summary = demo_flow(preset="tiny", seed=5)
-    assert summary["rollup"]["events"] == summary["import"]["inserted"]
-    with open_store().tenant_session(summary["tenant_id"]) as session:
-        total = session.scalar(select(func.sum(EventCountDaily.count)))
-    assert total == summary["import"]["inserted"]

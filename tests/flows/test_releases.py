@@ -21,6 +21,7 @@ from prefect.client.schemas.filters import (
     FlowRunFilterStateType,
 )
 from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import ArtifactSort
 from prefect.flow_runs import resume_flow_run
 from prefect_github import GitHubCredentials
 from pydantic import SecretStr
@@ -188,7 +189,10 @@ def test_a_release_whose_gates_passed_goes_to_production_with_notes_and_changelo
         [artifact] = client.read_artifacts(
             artifact_filter=ArtifactFilter(
                 key=ArtifactFilterKey(any_=[f"changelog-product-{product_id}"])
-            )
+            ),
+            # The session's Prefect server holds other tests' products with this id too.
+            sort=ArtifactSort.CREATED_DESC,
+            limit=1,
         )
     assert artifact.type == "markdown"
     assert artifact.data.startswith("## [1.2.0]")

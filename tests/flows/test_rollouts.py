@@ -12,7 +12,7 @@ from prefect.client.orchestration import get_client
 from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 from sqlalchemy import select
 
-from flows.rollouts import demo_rollout, progressive_rollout_flow
+from flows.rollouts import control_rollout_flow, demo_rollout, progressive_rollout_flow
 from productpilot.db.models import FlagChange, Notification, Product, Report
 from productpilot.demo import ensure_demo_product
 from productpilot.launch.rollouts import get_rollout
@@ -106,3 +106,28 @@ def test_the_demo_rollout_runs_on_the_demo_product_and_writes_its_report(home: P
         "complete",
     ]
     assert "| 4 | 100% |" in Path(result["report"]).read_text()
+
+
+def test_the_controls_run_from_the_prefect_ui_hold_then_abort_the_rollout(home: Path) -> None:
+    store = open_store()
+    tenant, _ = create_tenant(store, "Control Co")
+    product_id = configured_product(store, tenant.id, ROUTES)
+    rollout_id = start(store, tenant.id, product_id)
+
+    held = control_rollout_flow(str(product_id), rollout_id, "hold", "ana", "waiting for support")
+    aborted = control_rollout_flow(
+        f"productpilot.product.{product_id}", rollout_id, "abort", "bo", "checkout bug"
+    )
+
+    assert (held["action"], aborted["action"]) == ("manual_hold", "rollback")
+    with store.tenant_session(tenant.id) as session:
+        rollout = get_rollout(session, session.get(Product, product_id), rollout_id)
+        changes = list(session.scalars(select(FlagChange).order_by(FlagChange.version)))
+    # An abort is a rollback to off, by a person: recorded as their control.
+    assert (rollout.status, rollout.percentage) == ("rolled_back", 0.0)
+    assert [(c["command"], c["actor"]) for c in rollout.result["controls"]] == [
+        ("hold", "ana"),
+        ("abort", "bo"),
+    ]
+    assert changes[-1].actor == f"rollout:{rollout_id}"
+    assert "checkout bug" in changes[-1].reason

@@ -38,5 +38,5 @@ def test_reviews_plans_and_opportunities_are_written_and_recorded(home: Path) ->
         kinds = sorted(session.scalars(select(Report.kind)))
     assert kinds == [
         "annual", "daily", "market-opportunities", "market-opportunities", "monthly",
-        "monthly", "quarterly",
+        "monthly", "qa", "quarterly", "rollout",
     ]  # fmt: skip

@@ -309,7 +309,7 @@ def test_hold_resume_and_abort_are_recorded_and_act_at_once(store: Store, tenant
     assert resumed.rollout.percentage == 25.0
     aborted = control(store, tenant_id, product_id, rollout_id, "abort", at)
 
-    assert aborted.action.reason == "aborted by an operator"
+    assert aborted.action.reason == "aborted by bob: abort from the test"
     assert aborted.finding.severity == "warning"
     assert not aborted.finding.ticket
     assert served(store, tenant_id, product_id) == 0.0
