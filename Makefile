@@ -57,6 +57,7 @@ bench: install
 	$(BIN)/python benchmarks/estimation.py
 	$(BIN)/python benchmarks/forecast.py
 	$(BIN)/python benchmarks/flags.py
+	$(BIN)/python benchmarks/fanout.py
 
 clean:
 	rm -rf $(VENV) .productpilot .pytest_cache .ruff_cache benchmarks/.data
