@@ -9,6 +9,7 @@ import pytest
 
 from productpilot.errors import ValidationError
 from productpilot.planning import psplib as module
+from productpilot.planning import scheduling as module_scheduling
 from productpilot.planning.psplib import (
     EXAMPLE_SM,
     KnownBound,
@@ -132,3 +133,22 @@ def test_three_real_j30_instances_solve_to_their_known_optimum() -> None:
 
 def test_docstring_examples() -> None:
     assert doctest.testmod(module).failed == 0
+
+
+def test_an_unproven_makespan_gets_its_long_solve_without_the_lp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # j3029_8 is not proven in the quick solve: the long solve follows, and its full search
+    # is CP-SAT's ``no_lp`` (with the LP, the default, it stayed at 81 against the optimum 80).
+    problem = load_sm(shared_dir("psplib") / "j30.sm" / "j3029_8.sm")
+    used = []
+    original = module_scheduling._solver
+
+    def recording_solver(time_limit: float, num_workers: int, seed: int):
+        solver = original(time_limit, num_workers, seed)
+        used.append(solver)
+        return solver
+
+    monkeypatch.setattr(module_scheduling, "_solver", recording_solver)
+    solve(problem, time_limit=1)
+    assert [list(solver.parameters.subsolvers) for solver in used] == [[], ["no_lp"]]
