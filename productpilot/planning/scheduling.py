@@ -1231,9 +1231,9 @@ def _optimise(
     if problem.objective == "makespan":
         # Tells CP-SAT's scheduling heuristics that a schedule is better packed to the left
         # (the objective is the makespan), as OR-Tools' own RCPSP example does. With the
-        # genetic upper bound and the after-makespan interval, the default portfolio (LP
-        # search plus neighbourhood search) finds and proves more PSPLIB optima on 2 workers
-        # than the objective lower-bound search, which proves bounds but finds fewer.
+        # genetic upper bound and the after-makespan interval, the portfolio (one full search
+        # plus neighbourhood search) finds and proves more PSPLIB optima on 2 workers than
+        # the objective lower-bound search, which proves bounds but finds fewer.
         solver.parameters.push_all_tasks_toward_start = True
         if full_search is not None:
             solver.parameters.subsolvers.append(full_search)

@@ -6,6 +6,7 @@ import doctest
 from pathlib import Path
 
 import pytest
+from ortools.sat.python import cp_model
 
 from productpilot.errors import ValidationError
 from productpilot.planning import psplib as module
@@ -144,7 +145,7 @@ def test_an_unproven_makespan_gets_its_long_solve_without_the_lp(
     used = []
     original = module_scheduling._solver
 
-    def recording_solver(time_limit: float, num_workers: int, seed: int):
+    def recording_solver(time_limit: float, num_workers: int, seed: int) -> cp_model.CpSolver:
         solver = original(time_limit, num_workers, seed)
         used.append(solver)
         return solver
