@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from productpilot import runtime, settings
 from productpilot.db.engine import create_store_engine
 from productpilot.db.models import Product
 from productpilot.db.store import Store
 from productpilot.products import create_product
 from productpilot.tenants import create_tenant
+from tests.embedded_home import embedded_home
 
 POSTGRES_URL = os.environ.get("PRODUCTPILOT_TEST_POSTGRES_URL")
 # pytest-xdist's workers inherit COLUMNS=80, which rich reads once, when the CLI's consoles
@@ -87,16 +87,10 @@ def product(store: Store, tenant_id: int) -> Product:
 
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def home(tmp_path: Path) -> Iterator[Path]:
     """A fresh PRODUCTPILOT_HOME (embedded SQLite store) for code that reads the settings."""
-    path = tmp_path / "home"
-    monkeypatch.setenv("PRODUCTPILOT_HOME", str(path))
-    monkeypatch.delenv("PRODUCTPILOT_DATABASE_URL", raising=False)
-    settings.get_settings.cache_clear()
-    runtime._store.cache_clear()
-    yield path
-    settings.get_settings.cache_clear()
-    runtime._store.cache_clear()
+    with embedded_home(tmp_path / "home") as path:
+        yield path
 
 
 @pytest.fixture(scope="session")

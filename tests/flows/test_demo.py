@@ -16,23 +16,16 @@ import pytest
 from sqlalchemy import func, select
 
 from flows.demo import demo_flow
-from productpilot import runtime, settings
 from productpilot.db.models import BacklogDependency, BacklogItem, Event, Product
 from productpilot.runtime import open_store
+from tests.embedded_home import embedded_home
 
 
 @pytest.fixture(scope="module")
 def demo_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """One PRODUCTPILOT_HOME for the module's demo runs."""
-    with pytest.MonkeyPatch.context() as patch:
-        path = tmp_path_factory.mktemp("demo") / "home"
-        patch.setenv("PRODUCTPILOT_HOME", str(path))
-        patch.delenv("PRODUCTPILOT_DATABASE_URL", raising=False)
-        settings.get_settings.cache_clear()
-        runtime._store.cache_clear()
+    with embedded_home(tmp_path_factory.mktemp("demo") / "home") as path:
         yield path
-        settings.get_settings.cache_clear()
-        runtime._store.cache_clear()
 
 
 @pytest.fixture(scope="module")
