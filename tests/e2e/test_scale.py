@@ -4,7 +4,7 @@ holding one of its tenant's two slots while it works.
 
 Every run completes, each executes its body exactly once (a run deferred for want of a slot
 is the same run, picked up again), and no tenant ever has more runs working at once than its
-limit. Slow (about 13 minutes on two cores), so it has its own marker and CI step:
+limit. Slow (8 to 13 minutes on two cores), so it has its own marker and CI step:
 ``make test-scale``.
 """
 
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.scale, pytest.mark.timeout(2100)]
 def test_200_runs_over_three_queues_and_five_tenants_complete_once_within_tenant_limits(
     tmp_path: Path,
 ) -> None:
-    # 200 process starts on two cores: about 13 minutes here; the budget leaves room.
+    # 200 process starts on two cores: 8 to 13 minutes here; the budget leaves room.
     result = run_scale(tmp_path, runs=200, tenants=5, workers=2, tenant_limit=2, timeout=1800)
     print(json.dumps({"scale": asdict(result)}))  # `make test-scale` shows it (-s)
     assert result.completed == 200, result.states
